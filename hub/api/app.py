@@ -1,0 +1,81 @@
+"""The HTTP API. For now: liveness, readiness and Prometheus metrics; the steward routes come next."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from hub.bootstrap import Hub
+from hub.store.metrics import render_metrics
+from hub.streams.kafka import client_options
+
+
+def get_hub(request: Request) -> Hub:
+    """Return the hub the app was built with."""
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+async def _broker_reachable(hub: Hub) -> bool:
+    admin = AIOKafkaAdminClient(**client_options(hub.settings), request_timeout_ms=3000)
+    try:
+        await asyncio.wait_for(admin.start(), timeout=3)
+        await asyncio.wait_for(admin.list_topics(), timeout=3)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"; the reason is reported below
+        return False
+    finally:
+        await admin.close()
+
+
+def _database_reachable(hub: Hub) -> bool:
+    try:
+        with hub.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+
+
+def create_api(hub: Hub) -> FastAPI:
+    """Build the FastAPI app around a wired hub."""
+    api = FastAPI(
+        title="Customer master hub",
+        version="0.1.0",
+        description="Golden customer records: health, metrics and (next) the steward API.",
+    )
+    api.state.hub = hub
+
+    @api.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Answer while the process is alive."""
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["operations"])
+    async def readyz(hub: HubDep) -> JSONResponse:
+        """Answer 200 when the database and the broker are reachable, else 503 naming what is not."""
+        database = await asyncio.to_thread(_database_reachable, hub)
+        broker = await _broker_reachable(hub)
+        checks = {
+            "database": "ok" if database else "unreachable",
+            "broker": "ok" if broker else "unreachable",
+        }
+        ready = database and broker
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+        )
+
+    @api.get("/metrics", tags=["operations"])
+    async def metrics(hub: HubDep) -> Response:
+        """Expose Prometheus metrics: messages by outcome and source, dead letters, outbox backlog."""
+        body = await asyncio.to_thread(render_metrics, hub.engine)
+        return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return api

@@ -1,0 +1,189 @@
+"""Read one inbound message into a command, or a precise rejection (SPEC 5 step 1).
+
+Pure apart from the contracts: no database, no broker, so the stream worker, the dead-letter replay
+and `hub import` all read messages the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.inbound import CrmPayload, EcommercePayload, Envelope, PosPayload, parse_payload
+from hub import sources
+from hub.domain.model import CleanRecord
+from hub.domain.normalise import normalise
+
+ErrorCode = Literal[
+    "not_utf8",
+    "not_json",
+    "invalid_envelope",
+    "wrong_source",
+    "invalid_payload",
+    "occurred_in_future",
+    "unidentifiable",
+    "payload_too_large",
+]
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One offending field: its path in the message and what is wrong with it."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message as the broker delivered it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message cannot be applied; it goes to the dead-letter topic and table."""
+
+    error_code: ErrorCode
+    message: str
+    errors: tuple[FieldError, ...] = ()
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplySourceChange:
+    """Command: apply one source system's change of one source record."""
+
+    message_id: str
+    source: str
+    source_record_id: str
+    change: Literal["upsert", "delete"]
+    occurred_at: datetime
+    record: CleanRecord | None = None
+    payload: dict[str, Any] | None = None
+    walk_in: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _path(loc: tuple[int | str, ...], prefix: str = "") -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def field_errors(error: ValidationError, prefix: str = "") -> tuple[FieldError, ...]:
+    """Turn pydantic's errors into paths such as `payload.credit.limit`."""
+    found: list[FieldError] = []
+    for item in error.errors(include_url=False):
+        # Union members add their model name to the location; a reader wants the field path only.
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p[:1].isupper()))
+        found.append(FieldError(_path(loc, prefix) or prefix or "$", item["msg"]))
+    return tuple(found)
+
+
+def read_message(
+    message: InboundMessage,
+    *,
+    topic_source: str,
+    now: datetime,
+    max_clock_skew: timedelta,
+    max_message_bytes: int,
+) -> ApplySourceChange | Rejection:
+    """Decode, validate and normalise a message from the topic of `topic_source`."""
+    if len(message.value) > max_message_bytes:
+        return Rejection(
+            "payload_too_large",
+            f"message of {len(message.value)} bytes exceeds the limit of {max_message_bytes}",
+        )
+    try:
+        text = message.value.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Rejection("not_utf8", f"message is not UTF-8: {error.reason} at byte {error.start}")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        return Rejection(
+            "not_json", f"message is not JSON: {error.msg}", (FieldError("$", f"line {error.lineno}"),)
+        )
+    raw_id = document.get("message_id") if isinstance(document, dict) else None
+    message_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else None
+    try:
+        envelope = Envelope.model_validate(document)
+    except ValidationError as error:
+        return Rejection(
+            "invalid_envelope", "the envelope does not follow the contract", field_errors(error), message_id
+        )
+    if envelope.source != topic_source:
+        return Rejection(
+            "wrong_source",
+            f"source {envelope.source!r} on the {topic_source} topic {message.topic}",
+            (FieldError("source", f"expected {topic_source!r}"),),
+            envelope.message_id,
+        )
+    if envelope.occurred_at > now + max_clock_skew:
+        return Rejection(
+            "occurred_in_future",
+            f"occurred_at {envelope.occurred_at.isoformat()} is more than {max_clock_skew} "
+            "ahead of the hub's clock",
+            (FieldError("occurred_at", "in the future"),),
+            envelope.message_id,
+        )
+    command = ApplySourceChange(
+        message_id=envelope.message_id,
+        source=envelope.source,
+        source_record_id=envelope.source_record_id,
+        change=envelope.change,
+        occurred_at=envelope.occurred_at,
+    )
+    if envelope.change == "delete":
+        return command
+    assert envelope.payload is not None  # the envelope's validator guarantees it for an upsert
+    try:
+        payload = parse_payload(envelope.source, envelope.payload)
+    except ValidationError as error:
+        return Rejection(
+            "invalid_payload",
+            f"the {envelope.source} payload does not follow the contract",
+            field_errors(error, "payload"),
+            envelope.message_id,
+        )
+    return _with_record(command, payload, envelope.payload)
+
+
+def _with_record(
+    command: ApplySourceChange, payload: BaseModel, document: dict[str, Any]
+) -> ApplySourceChange | Rejection:
+    key, at = command.source_record_id, command.occurred_at
+    if isinstance(payload, PosPayload) and sources.is_walk_in(payload):
+        return ApplySourceChange(**{**command.__dict__, "walk_in": True, "payload": document})
+    if isinstance(payload, CrmPayload):
+        record = sources.from_crm(key, at, payload)
+    elif isinstance(payload, EcommercePayload):
+        record = sources.from_ecommerce(key, at, payload)
+    elif isinstance(payload, PosPayload):
+        record = sources.from_pos(key, at, payload)
+    else:
+        raise TypeError(f"no source mapping for {type(payload).__name__}")
+    clean = normalise(record)
+    if not clean.is_identifiable:
+        paths = tuple(FieldError(issue.path, issue.message) for issue in clean.issues)
+        return Rejection(
+            "unidentifiable",
+            "nothing identifies this customer: no valid name, identifier, email or phone",
+            paths,
+            command.message_id,
+        )
+    return ApplySourceChange(**{**command.__dict__, "record": clean, "payload": document})

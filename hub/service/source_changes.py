@@ -1,0 +1,190 @@
+"""Use cases of the stream: apply a source change, or dead-letter a message that cannot be applied.
+
+Each runs inside one unit of work. The processed message id is written in the same transaction as
+the effects, so a redelivery after a crash finds it and changes nothing (SPEC 5).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Literal
+
+from contracts.outbound import DeadLetter
+from hub.domain.matching import Decision, decide_deterministic
+from hub.domain.model import CleanRecord
+from hub.service.golden import PublishContext, refresh_golden
+from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
+from hub.store.codec import record_to_json
+from hub.store.uow import WALK_IN_GOLDEN_ID, StoredSourceRecord, UnitOfWork
+
+Outcome = Literal["applied", "duplicate", "stale", "dead_lettered"]
+
+
+def match_keys(record: CleanRecord) -> list[tuple[str, str]]:
+    """Return the blocking keys a source record is found by."""
+    keys = [("identifier", k) for k in record.identifier_keys]
+    keys += [("email", e) for e in record.emails]
+    keys += [("phone", p) for p in record.phones]
+    if record.name_key:
+        keys.append(("name", record.name_key))
+    return keys
+
+
+def apply_source_change(uow: UnitOfWork, command: ApplySourceChange, ctx: PublishContext) -> Outcome:
+    """Apply one source record's change: match, attach, re-run survivorship, queue the events."""
+    source, ref = command.source, command.source_record_id
+    record = command.record
+    # Serialise on the source record and on its identifiers: two workers never interleave changes of
+    # one source record, and never both create a golden record for the same identifier.
+    locks = [f"source:{source}:{ref}", f"message:{command.message_id}"]
+    if record is not None:
+        locks += [f"identifier:{k}" for k in record.identifier_keys]
+    uow.lock(locks)
+
+    if uow.is_processed(command.message_id):
+        uow.count_outcome(source, "duplicate")
+        return "duplicate"
+    if command.walk_in:
+        # A walk-in sale belongs to CASH; it adds no source reference and publishes nothing.
+        uow.mark_processed(command.message_id, source, "applied")
+        uow.count_outcome(source, "applied")
+        return "applied"
+
+    existing = uow.source_record(source, ref)
+    if existing is not None and existing.last_occurred_at > command.occurred_at:
+        uow.mark_processed(command.message_id, source, "stale")
+        uow.count_outcome(source, "stale")
+        return "stale"
+
+    cause = {"message_id": command.message_id, "source": source, "source_record_id": ref}
+    if command.change == "delete":
+        _detach(uow, command, existing, ctx, cause)
+    else:
+        assert record is not None
+        _upsert(uow, command, record, existing, ctx, cause)
+    uow.mark_processed(command.message_id, source, "applied")
+    uow.count_outcome(source, "applied")
+    return "applied"
+
+
+def _detach(
+    uow: UnitOfWork,
+    command: ApplySourceChange,
+    existing: StoredSourceRecord | None,
+    ctx: PublishContext,
+    cause: dict[str, str],
+) -> None:
+    """Detach a deleted source record; its golden record stays, deactivated if nothing else holds it."""
+    golden_id = existing.golden_id if existing is not None and not existing.detached else None
+    uow.save_source_record(
+        source=command.source,
+        source_record_id=command.source_record_id,
+        golden_id=existing.golden_id if existing is not None else None,
+        detached=True,
+        occurred_at=command.occurred_at,
+        message_id=command.message_id,
+        parent_source_record_id=None,
+        record=existing.record if existing is not None else {},
+        payload=None,
+        issues=[],
+    )
+    uow.replace_match_keys(command.source, command.source_record_id, None, [])
+    if golden_id is not None:
+        refresh_golden(uow, uow.resolve(golden_id), ctx, cause)
+
+
+def _candidates(uow: UnitOfWork, record: CleanRecord) -> list[str]:
+    found = uow.golden_ids_by_key("identifier", list(record.identifier_keys))
+    resolved = {uow.resolve(g) for g in found}
+    resolved.discard(WALK_IN_GOLDEN_ID)
+    return sorted(resolved)
+
+
+def _upsert(
+    uow: UnitOfWork,
+    command: ApplySourceChange,
+    record: CleanRecord,
+    existing: StoredSourceRecord | None,
+    ctx: PublishContext,
+    cause: dict[str, str],
+) -> None:
+    current = None
+    if existing is not None and existing.golden_id is not None and not existing.detached:
+        current = uow.resolve(existing.golden_id)
+    decision: Decision = decide_deterministic(record, current, _candidates(uow, record))
+    golden_id = decision.golden_id
+    if golden_id is None:
+        golden_id = uow.next_golden_id()
+        uow.create_golden(golden_id)
+    uow.save_source_record(
+        source=command.source,
+        source_record_id=command.source_record_id,
+        golden_id=golden_id,
+        detached=False,
+        occurred_at=command.occurred_at,
+        message_id=command.message_id,
+        parent_source_record_id=record.parent_source_record_id,
+        record=record_to_json(record),
+        payload=command.payload,
+        issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
+    )
+    uow.replace_match_keys(command.source, command.source_record_id, golden_id, match_keys(record))
+    uow.add_decision(
+        source=command.source,
+        source_record_id=command.source_record_id,
+        message_id=command.message_id,
+        outcome=decision.outcome,
+        golden_id=golden_id,
+        explanation=decision.explanation(),
+    )
+    refresh_golden(uow, golden_id, ctx, cause)
+    # A child that arrived before its parent names it by source reference: resolve it now.
+    for child in uow.children_of(command.source, command.source_record_id):
+        resolved = uow.resolve(child)
+        if resolved != golden_id:
+            refresh_golden(uow, resolved, ctx, cause)
+
+
+def dead_letter_message(
+    uow: UnitOfWork, message: InboundMessage, rejection: Rejection, source: str, ctx: PublishContext
+) -> Outcome:
+    """Store a rejected message and queue it for the dead-letter topic, with every field error.
+
+    A dead letter is not marked processed (so it can be replayed after a fix), so a redelivery of the
+    same broker message is recognised by its position and bytes instead, and counted a duplicate.
+    """
+    uow.lock([f"position:{message.topic}:{message.partition}:{message.offset}"])
+    if uow.has_dead_letter(message.topic, message.partition, message.offset, message.value):
+        uow.count_outcome(source, "duplicate")
+        return "duplicate"
+    event = DeadLetter.model_validate(
+        {
+            "error_code": rejection.error_code,
+            "message": rejection.message,
+            "errors": [{"path": e.path, "message": e.message} for e in rejection.errors],
+            "source_topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key_b64": None if message.key is None else base64.b64encode(message.key).decode(),
+            "value_b64": base64.b64encode(message.value).decode(),
+            "message_id": rejection.message_id,
+            "dead_lettered_at": ctx.now,
+        }
+    ).model_dump(mode="json")
+    uow.add_dead_letter(
+        {
+            "error_code": rejection.error_code,
+            "message": rejection.message,
+            "errors": event["errors"],
+            "source_topic": message.topic,
+            "partition": message.partition,
+            "offset": message.offset,
+            "key": message.key,
+            "value": message.value,
+            "message_id": rejection.message_id,
+            "dead_lettered_at": ctx.now,
+        }
+    )
+    uow.add_outbox(ctx.deadletter_topic, message.key, event)
+    uow.count_outcome(source, "dead_lettered")
+    return "dead_lettered"

@@ -1,0 +1,103 @@
+"""Every setting of the hub, read from `HUB_` environment variables; defaults select the embedded servers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_TOPICS: dict[str, str] = {
+    "crm": "source.crm.customer.v1",
+    "pos": "source.pos.customer.v1",
+    "ecommerce": "source.ecommerce.customer.v1",
+    "ar": "source.ar.exposure.v1",
+}
+CUSTOMER_TOPIC = "mdm.customer.v1"
+CREDIT_STATUS_TOPIC = "mdm.customer-credit-status.v1"
+DEADLETTER_TOPIC = "mdm.deadletter.v1"
+
+
+class Settings(BaseSettings):
+    """The hub's configuration; each field is one `HUB_` variable, documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = Field(
+        None, description="Kafka bootstrap servers; unset: start the embedded broker (Tansu)."
+    )
+    kafka_security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, for a production cluster."
+    )
+    kafka_sasl_mechanism: str | None = Field(None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: str | None = Field(None, description="SASL password.")
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle that signs the brokers' certificates.")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql:// or postgresql+psycopg://); unset: start the embedded "
+        "PostgreSQL with its data under HUB_DATA_DIR.",
+    )
+    data_dir: Path = Field(Path(".hub"), description="Where the embedded servers keep their data.")
+    topic_prefix: str = Field("", description="Prepended to every topic name.")
+    topic_partitions: int = Field(6, ge=1, description="Partitions of a topic the hub creates.")
+    topic_replication_factor: int = Field(
+        1, ge=1, description="Replication factor of a topic the hub creates."
+    )
+    consumer_group: str = Field("customer-master-hub", description="The workers' Kafka consumer group.")
+    api_host: str = Field("127.0.0.1", description="Where the API listens.")
+    api_port: int = Field(8000, description="The API's port.")
+    api_tokens: str = Field(
+        "", description="Comma-separated name:token=role entries (roles: viewer, steward, admin)."
+    )
+    match_link_threshold: float = Field(0.92, description="Match score at or above which a record links.")
+    match_review_threshold: float = Field(0.75, description="Match score at or above which a review opens.")
+    survivorship_file: Path | None = Field(
+        None, description="Survivorship rules (TOML); unset: the default file that ships with the hub."
+    )
+    credit_approval_thresholds: str = Field(
+        "",
+        description="Per currency, the credit-limit raise that needs a second approver: MYR=50000,SGD=20000.",
+    )
+    max_clock_skew: timedelta = Field(
+        timedelta(hours=1),
+        description="How far in the future occurred_at may lie before a message is dead-lettered "
+        "(seconds or ISO 8601 duration).",
+    )
+    processed_retention_days: int = Field(30, description="Days processed message ids are kept.")
+    outbox_retention_days: int = Field(7, description="Days published outbox rows are kept.")
+    max_message_bytes: int = Field(
+        1_000_000, description="Larger inbound messages are dead-lettered as payload_too_large."
+    )
+    broker_session_timeout: float = Field(
+        10.0, description="Kafka consumer session timeout in seconds (group joins wait half of it on Tansu)."
+    )
+    relay_poll_interval: float = Field(0.05, description="Seconds between outbox polls when it is empty.")
+    log_level: str = Field("INFO", description="Log level of the hub's processes.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg_driver(cls, url: str | None) -> str | None:
+        """Accept postgresql:// and mean psycopg 3 by it, as the SPEC promises."""
+        if url is None or url == "":
+            return None
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        """Treat an empty variable as unset, so `HUB_KAFKA_BOOTSTRAP_SERVERS=` selects the embedded broker."""
+        return value or None
+
+    def topic(self, name: str) -> str:
+        """Return a topic's configured name."""
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def source_topics(self) -> dict[str, str]:
+        """Return the inbound topic of each source, prefixed."""
+        return {source: self.topic(name) for source, name in SOURCE_TOPICS.items()}

@@ -1,0 +1,154 @@
+"""The hub's tables as SQLAlchemy Core metadata; Alembic migrations create them, a test keeps both equal."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+golden_record = Table(
+    "golden_record",
+    metadata,
+    Column("golden_id", Text, primary_key=True),
+    # active | deactivated | retired | erased
+    Column("state", Text, nullable=False, server_default=text("'active'")),
+    Column("version", Integer, nullable=False, server_default=text("0")),
+    Column("survivor_id", Text, ForeignKey("golden_record.golden_id"), nullable=True),
+    Column("customer", JSONB, nullable=True),
+    Column("source_refs", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("lineage", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("data_quality", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
+
+golden_version = Table(
+    "golden_version",
+    metadata,
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("event", JSONB, nullable=False),
+    # what caused it: {"message_id": ...} or, later, a steward action
+    Column("cause", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("golden_id", "version"),
+)
+
+source_record = Table(
+    "source_record",
+    metadata,
+    Column("source", Text, nullable=False),
+    Column("source_record_id", Text, nullable=False),
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=True),
+    Column("detached", Boolean, nullable=False, server_default=text("false")),
+    Column("last_occurred_at", DateTime(timezone=True), nullable=False),
+    Column("last_message_id", Text, nullable=False),
+    Column("parent_source_record_id", Text, nullable=True),
+    # the normalised record survivorship reads; the payload as received, unknown fields included
+    Column("record", JSONB, nullable=False),
+    Column("payload", JSONB, nullable=True),
+    Column("issues", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("source", "source_record_id"),
+    Index("ix_source_record_golden_id", "golden_id"),
+    Index("ix_source_record_parent", "source", "parent_source_record_id"),
+)
+
+match_key = Table(
+    "match_key",
+    metadata,
+    # identifier | email | phone | name, ...: the blocking keys candidates are found by
+    Column("kind", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_record_id", Text, nullable=False),
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    PrimaryKeyConstraint("kind", "value", "source", "source_record_id"),
+    Index("ix_match_key_source_record", "source", "source_record_id"),
+)
+
+match_decision = Table(
+    "match_decision",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("source_record_id", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    # new | link
+    Column("outcome", Text, nullable=False),
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("explanation", JSONB, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_match_decision_golden_id", "golden_id"),
+    Index("ix_match_decision_source_ref", "source", "source_record_id"),
+)
+
+processed_message = Table(
+    "processed_message",
+    metadata,
+    Column("message_id", Text, primary_key=True),
+    Column("source", Text, nullable=False),
+    # applied | stale
+    Column("outcome", Text, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_processed_message_processed_at", "processed_at"),
+)
+
+message_outcome = Table(
+    "message_outcome",
+    metadata,
+    Column("source", Text, nullable=False),
+    # applied | duplicate | stale | dead_lettered
+    Column("outcome", Text, nullable=False),
+    Column("count", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("source", "outcome"),
+)
+
+dead_letter = Table(
+    "dead_letter",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("error_code", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("errors", JSONB, nullable=False),
+    Column("source_topic", Text, nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("key", LargeBinary, nullable=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("message_id", Text, nullable=True),
+    Column("dead_lettered_at", DateTime(timezone=True), nullable=False),
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Index("ix_dead_letter_open", "dead_lettered_at", postgresql_where=text("replayed_at IS NULL")),
+    Index("ix_dead_letter_position", "source_topic", "partition", "offset"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("topic", Text, nullable=False),
+    Column("key", LargeBinary, nullable=True),
+    Column("value", Text, nullable=False),
+    Column("golden_id", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)

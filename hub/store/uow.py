@@ -1,0 +1,386 @@
+"""The unit of work: one PostgreSQL transaction, and the repository operations the use cases need.
+
+Everything a message changes (source record, golden record, version, outbox event, processed
+message id, outcome counter) is written through one unit of work, so it commits or vanishes whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from hub.store.tables import (
+    dead_letter,
+    golden_record,
+    golden_version,
+    match_decision,
+    match_key,
+    message_outcome,
+    outbox,
+    processed_message,
+    source_record,
+)
+
+WALK_IN_GOLDEN_ID = "CASH"
+
+
+@dataclass(frozen=True)
+class StoredSourceRecord:
+    """A source record as stored: where it is attached, and what was last applied."""
+
+    source: str
+    source_record_id: str
+    golden_id: str | None
+    detached: bool
+    last_occurred_at: datetime
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredGoldenRecord:
+    """A golden record's current row."""
+
+    golden_id: str
+    state: str
+    version: int
+    survivor_id: str | None
+    customer: dict[str, Any] | None
+    source_refs: list[dict[str, str]]
+    lineage: dict[str, Any]
+    data_quality: dict[str, Any]
+
+
+def _lock_id(key: str) -> int:
+    """Map a key onto PostgreSQL's 64-bit advisory-lock space, stably across processes."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class UnitOfWork:
+    """One transaction on the hub's database."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- idempotency and counting -------------------------------------------------------------
+
+    def is_processed(self, message_id: str) -> bool:
+        """Tell whether a message id was applied (or found stale) before."""
+        found = self.conn.execute(
+            select(processed_message.c.message_id).where(processed_message.c.message_id == message_id)
+        ).first()
+        return found is not None
+
+    def mark_processed(self, message_id: str, source: str, outcome: str) -> None:
+        """Record a message id in the same transaction as its effects."""
+        self.conn.execute(
+            insert(processed_message).values(message_id=message_id, source=source, outcome=outcome)
+        )
+
+    def count_outcome(self, source: str, outcome: str, n: int = 1) -> None:
+        """Add to the persistent count of messages by source and outcome."""
+        stmt = pg_insert(message_outcome).values(source=source, outcome=outcome, count=n)
+        self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["source", "outcome"], set_={"count": message_outcome.c.count + n}
+            )
+        )
+
+    # -- locking --------------------------------------------------------------------------------
+
+    def lock(self, keys: Iterable[str]) -> None:
+        """Take transaction-scoped advisory locks on keys, in a fixed order so workers never deadlock."""
+        for key in sorted(set(keys)):
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(key)})
+
+    # -- source records ---------------------------------------------------------------------------
+
+    def source_record(self, source: str, source_record_id: str) -> StoredSourceRecord | None:
+        """Return a stored source record, locked for this transaction."""
+        row = self.conn.execute(
+            select(source_record)
+            .where(
+                and_(source_record.c.source == source, source_record.c.source_record_id == source_record_id)
+            )
+            .with_for_update()
+        ).first()
+        if row is None:
+            return None
+        return StoredSourceRecord(
+            row.source, row.source_record_id, row.golden_id, row.detached, row.last_occurred_at, row.record
+        )
+
+    def save_source_record(
+        self,
+        *,
+        source: str,
+        source_record_id: str,
+        golden_id: str | None,
+        detached: bool,
+        occurred_at: datetime,
+        message_id: str,
+        parent_source_record_id: str | None,
+        record: dict[str, Any],
+        payload: dict[str, Any] | None,
+        issues: list[dict[str, Any]],
+    ) -> None:
+        """Insert or replace a source record's state."""
+        values = {
+            "golden_id": golden_id,
+            "detached": detached,
+            "last_occurred_at": occurred_at,
+            "last_message_id": message_id,
+            "parent_source_record_id": parent_source_record_id,
+            "record": record,
+            "payload": payload,
+            "issues": issues,
+            "updated_at": func.now(),
+        }
+        stmt = pg_insert(source_record).values(source=source, source_record_id=source_record_id, **values)
+        self.conn.execute(
+            stmt.on_conflict_do_update(index_elements=["source", "source_record_id"], set_=values)
+        )
+
+    def attached_records(self, golden_id: str) -> list[StoredSourceRecord]:
+        """Return the source records attached to a golden record, oldest reference first."""
+        rows = self.conn.execute(
+            select(source_record)
+            .where(and_(source_record.c.golden_id == golden_id, source_record.c.detached.is_(False)))
+            .order_by(source_record.c.source, source_record.c.source_record_id)
+        ).all()
+        return [
+            StoredSourceRecord(
+                r.source, r.source_record_id, r.golden_id, r.detached, r.last_occurred_at, r.record
+            )
+            for r in rows
+        ]
+
+    def children_of(self, source: str, parent_source_record_id: str) -> list[str]:
+        """Return the golden ids whose source records name this parent (resolved once it arrives)."""
+        rows = self.conn.execute(
+            select(source_record.c.golden_id)
+            .where(
+                and_(
+                    source_record.c.source == source,
+                    source_record.c.parent_source_record_id == parent_source_record_id,
+                    source_record.c.detached.is_(False),
+                    source_record.c.golden_id.is_not(None),
+                )
+            )
+            .distinct()
+        ).all()
+        return [r.golden_id for r in rows]
+
+    def golden_id_of(self, source: str, source_record_id: str) -> str | None:
+        """Return the golden id an attached source record belongs to."""
+        row = self.conn.execute(
+            select(source_record.c.golden_id).where(
+                and_(
+                    source_record.c.source == source,
+                    source_record.c.source_record_id == source_record_id,
+                    source_record.c.detached.is_(False),
+                )
+            )
+        ).first()
+        return None if row is None else row.golden_id
+
+    # -- match keys -------------------------------------------------------------------------------
+
+    def replace_match_keys(
+        self, source: str, source_record_id: str, golden_id: str | None, keys: Sequence[tuple[str, str]]
+    ) -> None:
+        """Replace the blocking keys of a source record (none when it is detached)."""
+        self.conn.execute(
+            match_key.delete().where(
+                and_(match_key.c.source == source, match_key.c.source_record_id == source_record_id)
+            )
+        )
+        if golden_id is not None and keys:
+            self.conn.execute(
+                insert(match_key),
+                [
+                    {
+                        "kind": k,
+                        "value": v,
+                        "source": source,
+                        "source_record_id": source_record_id,
+                        "golden_id": golden_id,
+                    }
+                    for k, v in sorted(set(keys))
+                ],
+            )
+
+    def golden_ids_by_key(self, kind: str, values: Sequence[str]) -> list[str]:
+        """Return the golden ids whose source records carry any of these keys, oldest golden record first."""
+        if not values:
+            return []
+        rows = self.conn.execute(
+            select(match_key.c.golden_id)
+            .where(and_(match_key.c.kind == kind, match_key.c.value.in_(values)))
+            .distinct()
+        ).all()
+        return sorted({r.golden_id for r in rows})
+
+    # -- golden records ---------------------------------------------------------------------------
+
+    def next_golden_id(self) -> str:
+        """Allocate a new, never reused golden id."""
+        n = self.conn.execute(text("SELECT nextval('golden_id_seq')")).scalar_one()
+        return f"CUS-{n:07d}"
+
+    def create_golden(self, golden_id: str) -> None:
+        """Insert an empty golden record at version 0."""
+        self.conn.execute(insert(golden_record).values(golden_id=golden_id, state="active", version=0))
+
+    def golden(self, golden_id: str, *, for_update: bool = False) -> StoredGoldenRecord | None:
+        """Return a golden record's row."""
+        stmt = select(golden_record).where(golden_record.c.golden_id == golden_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        if row is None:
+            return None
+        return StoredGoldenRecord(
+            row.golden_id,
+            row.state,
+            row.version,
+            row.survivor_id,
+            row.customer,
+            row.source_refs,
+            row.lineage,
+            row.data_quality,
+        )
+
+    def resolve(self, golden_id: str) -> str:
+        """Follow retirement pointers to the surviving golden record."""
+        seen: set[str] = set()
+        current = golden_id
+        while current not in seen:
+            seen.add(current)
+            row = self.conn.execute(
+                select(golden_record.c.survivor_id).where(golden_record.c.golden_id == current)
+            ).first()
+            if row is None or row.survivor_id is None:
+                return current
+            current = row.survivor_id
+        return current
+
+    def save_golden(
+        self,
+        golden: StoredGoldenRecord,
+        *,
+        event_type: str,
+        event: dict[str, Any],
+        cause: dict[str, Any],
+        topic: str,
+    ) -> None:
+        """Write a golden record's new version, its history row and its outbox event, together."""
+        self.conn.execute(
+            update(golden_record)
+            .where(golden_record.c.golden_id == golden.golden_id)
+            .values(
+                state=golden.state,
+                version=golden.version,
+                survivor_id=golden.survivor_id,
+                customer=golden.customer,
+                source_refs=golden.source_refs,
+                lineage=golden.lineage,
+                data_quality=golden.data_quality,
+                updated_at=func.now(),
+            )
+        )
+        self.conn.execute(
+            insert(golden_version).values(
+                golden_id=golden.golden_id,
+                version=golden.version,
+                event_type=event_type,
+                event=event,
+                cause=cause,
+            )
+        )
+        self.add_outbox(topic, golden.golden_id.encode(), event, golden_id=golden.golden_id)
+
+    def add_decision(
+        self,
+        *,
+        source: str,
+        source_record_id: str,
+        message_id: str,
+        outcome: str,
+        golden_id: str,
+        explanation: dict[str, Any],
+    ) -> None:
+        """Store a match decision with its explanation."""
+        self.conn.execute(
+            insert(match_decision).values(
+                source=source,
+                source_record_id=source_record_id,
+                message_id=message_id,
+                outcome=outcome,
+                golden_id=golden_id,
+                explanation=explanation,
+            )
+        )
+
+    # -- outbox and dead letters ------------------------------------------------------------------
+
+    def add_outbox(
+        self, topic: str, key: bytes | None, value: dict[str, Any], *, golden_id: str | None = None
+    ) -> None:
+        """Queue an event for the relay; it is published only if this transaction commits."""
+        self.conn.execute(
+            insert(outbox).values(
+                topic=topic, key=key, value=json.dumps(value, separators=(",", ":")), golden_id=golden_id
+            )
+        )
+
+    def queue_latest_snapshots(self, customer_topic: str) -> int:
+        """Queue each golden record's latest customer event for publishing again; return how many."""
+        result = self.conn.execute(
+            text(
+                """
+                INSERT INTO outbox (topic, key, value, golden_id)
+                SELECT :topic, convert_to(v.golden_id, 'UTF8'), v.event::text, v.golden_id
+                FROM golden_version v
+                JOIN golden_record g ON g.golden_id = v.golden_id AND g.version = v.version
+                ORDER BY v.golden_id
+                """
+            ),
+            {"topic": customer_topic},
+        )
+        return int(result.rowcount or 0)
+
+    def has_dead_letter(self, topic: str, partition: int, offset: int, value: bytes) -> bool:
+        """Tell whether this very message (same bytes at the same position) was dead-lettered already."""
+        found = self.conn.execute(
+            select(dead_letter.c.id).where(
+                and_(
+                    dead_letter.c.source_topic == topic,
+                    dead_letter.c.partition == partition,
+                    dead_letter.c.offset == offset,
+                    dead_letter.c.value == value,
+                )
+            )
+        ).first()
+        return found is not None
+
+    def add_dead_letter(self, row: dict[str, Any]) -> int:
+        """Store a dead letter so a steward can list and replay it; return its id."""
+        new_id: int = self.conn.execute(
+            insert(dead_letter).values(**row).returning(dead_letter.c.id)
+        ).scalar_one()
+        return new_id
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
+    """Open a transaction that commits when the block ends and rolls back when it raises."""
+    with engine.begin() as conn:
+        yield UnitOfWork(conn)

@@ -1,0 +1,162 @@
+"""The Faust stream worker: one agent per source topic, each a thin adapter onto the use cases.
+
+Delivery: Faust runs `at_least_once` (the idempotent producer that exactly-once needs is rejected by
+Tansu, SPEC 10). An event is acknowledged only after its database transaction committed, and Faust
+commits only acknowledged offsets; a crash in between redelivers the message, which then finds its
+message id in `processed_message` and is counted a duplicate. So effects are exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from sqlalchemy.exc import DBAPIError
+
+from hub.bootstrap import Hub
+from hub.service.intake import InboundMessage, Rejection, read_message
+from hub.service.source_changes import Outcome, apply_source_change, dead_letter_message
+from hub.store.uow import unit_of_work
+from hub.streams.kafka import create_producer
+from hub.streams.relay import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_SOURCES = ("crm", "pos", "ecommerce")
+
+
+def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
+    """Read one message and apply it, or dead-letter it, in one transaction."""
+    settings = hub.settings
+    ctx = hub.context(datetime.now(UTC))
+    command = read_message(
+        message,
+        topic_source=source,
+        now=ctx.now,
+        max_clock_skew=settings.max_clock_skew,
+        max_message_bytes=settings.max_message_bytes,
+    )
+    with unit_of_work(hub.engine) as uow:
+        if isinstance(command, Rejection):
+            return dead_letter_message(uow, message, command, source, ctx)
+        return apply_source_change(uow, command, ctx)
+
+
+async def process_with_retry(hub: Hub, source: str, message: InboundMessage) -> Outcome:
+    """Apply a message, retrying while the database is unreachable: a message is never skipped."""
+    delay = 0.2
+    while True:
+        try:
+            return await asyncio.to_thread(process_message, hub, source, message)
+        except DBAPIError as error:
+            log.warning(
+                "database error on %s[%d]@%d, retrying in %.1fs: %s",
+                message.topic,
+                message.partition,
+                message.offset,
+                delay,
+                error.orig,
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
+
+
+def create_app(hub: Hub) -> faust.App:
+    """Build the Faust app: the agents of the three customer topics and the outbox relay."""
+    settings = hub.settings
+    app = faust.App(
+        settings.consumer_group,
+        broker=f"kafka://{settings.kafka_bootstrap_servers}",
+        broker_credentials=None,
+        value_serializer="raw",
+        key_serializer="raw",
+        processing_guarantee="at_least_once",
+        web_enabled=False,
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.broker_session_timeout / 3),
+        broker_commit_interval=0.5,
+        producer_acks=-1,
+    )
+    if settings.kafka_security_protocol != "PLAINTEXT":
+        app.conf.broker_credentials = _credentials(hub)
+
+    for source in CUSTOMER_SOURCES:
+        topic = app.topic(settings.source_topics[source], key_type=bytes, value_type=bytes)
+        app.agent(topic, name=f"apply-{source}-changes")(_agent(hub, source))
+
+    relay_holder: dict[str, OutboxRelay] = {}
+
+    async def run_outbox_relay() -> None:
+        producer = create_producer(settings)
+        await producer.start()
+        relay = OutboxRelay(hub.engine, producer, poll_interval=settings.relay_poll_interval)
+        relay_holder["relay"] = relay
+        try:
+            await relay.run()
+        finally:
+            await producer.stop()
+
+    async def stop_relay(sender: Any, *args: Any, **kwargs: Any) -> None:
+        if "relay" in relay_holder:
+            relay_holder["relay"].stop()
+
+    app.task(run_outbox_relay)
+    app.on_before_shutdown.connect(stop_relay)  # type: ignore[arg-type]
+
+    return app
+
+
+def _agent(hub: Hub, source: str) -> Any:
+    async def apply_changes(stream: faust.StreamT[bytes]) -> AsyncIterator[Outcome]:
+        async for event in stream.events():
+            message = InboundMessage(
+                topic=event.message.topic,
+                partition=event.message.partition,
+                offset=event.message.offset,
+                key=event.key,
+                value=event.value,
+            )
+            # The event is acknowledged (its offset becomes committable) only when this returns.
+            yield await process_with_retry(hub, source, message)
+
+    apply_changes.__name__ = f"apply_{source}_changes"
+    return apply_changes
+
+
+def _credentials(hub: Hub) -> Any:
+    settings = hub.settings
+    import ssl
+
+    context = (
+        ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_security_protocol in ("SSL", "SASL_SSL")
+        else None
+    )
+    if settings.kafka_sasl_mechanism:
+        if settings.kafka_sasl_mechanism.startswith("SCRAM"):
+            return faust.SASLCredentials(
+                username=settings.kafka_sasl_username,
+                password=settings.kafka_sasl_password,
+                mechanism=settings.kafka_sasl_mechanism,
+                ssl_context=context,
+            )
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password, ssl_context=context
+        )
+    return faust.SSLCredentials(context)
+
+
+def run_worker(hub: Hub, *, loglevel: str = "INFO") -> None:
+    """Run the stream worker and relay until SIGINT or SIGTERM."""
+    app = create_app(hub)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
