@@ -16,7 +16,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import Engine, text
 
+from hub.bootstrap import create_db_engine
 from hub.settings import Settings
+from hub.store.migrate import upgrade
 from hub.streams.kafka import ensure_topics
 from hub.streams.publish import publish
 
@@ -31,7 +33,12 @@ class WorkerProcess:
     _env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
-        """Start the worker (topics are created first, so publishing can begin at once)."""
+        """Start the worker; schema and topics are made first (as `hub migrate` would), so tests may begin at once."""
+        engine = create_db_engine(self.settings.database_url or "")
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
         asyncio.run(ensure_topics(self.settings))
         env = dict(os.environ)
         env.update(
@@ -121,9 +128,13 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[dict[st
             ends = await consumer.end_offsets(partitions)
             found: list[dict[str, Any]] = []
             deadline = time.monotonic() + timeout
-            while any((await consumer.position(tp)) < ends[tp] for tp in partitions):
+
+            async def behind() -> bool:
+                return any([await consumer.position(tp) < ends[tp] for tp in partitions])
+
+            while await behind():
                 if time.monotonic() > deadline:
-                    break
+                    raise AssertionError(f"could not read {topic} to its end within {timeout}s")
                 batch = await consumer.getmany(timeout_ms=200)
                 for tp, records in batch.items():
                     for r in records:
