@@ -148,8 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hub` console script."""
     args = build_parser().parse_args(argv)
     settings = Settings()
+    # `hub run` prints its own one-screen summary; its children log at HUB_LOG_LEVEL into HUB_DATA_DIR/logs.
+    level = "WARNING" if args.command == "run" else settings.log_level
     logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     code: int = args.func(settings, args)
     return code

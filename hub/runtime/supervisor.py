@@ -174,12 +174,12 @@ def summary(before: HubFigures, after: HubFigures, api_url: str, logs: Path) -> 
         )
         lines.append(f"    {name:<14}{by_outcome[name]:>5}   ({per_source})")
     created = after.decisions.get("new", 0) - before.decisions.get("new", 0)
-    links = after.decisions.get("link", 0) - before.decisions.get("link", 0)
+    links = after.identifier_links - before.identifier_links
     lines += [
         f"  golden records created  {created} (now {sum(after.golden_records.values())} in all: "
         + ", ".join(f"{n} {s}" for s, n in sorted(after.golden_records.items()))
         + ")",
-        f"  links made              {links}",
+        f"  links made              {links} (records joined to another source's golden record)",
         f"  dead letters            {after.open_dead_letters} open (topic mdm.deadletter.v1)",
         f"  outbox backlog          {after.outbox_backlog}",
         "",

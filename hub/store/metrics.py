@@ -13,6 +13,7 @@ class HubFigures:
 
     outcomes: dict[tuple[str, str], int]
     decisions: dict[str, int]
+    identifier_links: int
     golden_records: dict[str, int]
     open_dead_letters: int
     outbox_backlog: int
@@ -30,6 +31,9 @@ def read_figures(engine: Engine) -> HubFigures:
             r.outcome: int(r.n)
             for r in conn.execute(text("SELECT outcome, count(*) AS n FROM match_decision GROUP BY outcome"))
         }
+        identifier_links = conn.execute(
+            text("SELECT count(*) FROM match_decision WHERE explanation->>'rule' = 'shared_valid_identifier'")
+        ).scalar_one()
         golden = {
             r.state: int(r.n)
             for r in conn.execute(
@@ -45,7 +49,7 @@ def read_figures(engine: Engine) -> HubFigures:
                 "FROM outbox WHERE published_at IS NULL"
             )
         ).one()
-    return HubFigures(outcomes, decisions, golden, int(dead), int(backlog[0]), float(backlog[1]))
+    return HubFigures(outcomes, decisions, int(identifier_links), golden, int(dead), int(backlog[0]), float(backlog[1]))
 
 
 def render_metrics(engine: Engine) -> str:
