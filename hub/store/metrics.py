@@ -49,7 +49,9 @@ def read_figures(engine: Engine) -> HubFigures:
                 "FROM outbox WHERE published_at IS NULL"
             )
         ).one()
-    return HubFigures(outcomes, decisions, int(identifier_links), golden, int(dead), int(backlog[0]), float(backlog[1]))
+    return HubFigures(
+        outcomes, decisions, int(identifier_links), golden, int(dead), int(backlog[0]), float(backlog[1])
+    )
 
 
 def render_metrics(engine: Engine) -> str:
