@@ -33,7 +33,7 @@ class WorkerProcess:
     _env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
-        """Start the worker; schema and topics are made first (as `hub migrate` would), so tests may begin at once."""
+        """Start the worker; schema and topics are made first, as `hub migrate` would, so tests may begin."""
         engine = create_db_engine(self.settings.database_url or "")
         try:
             upgrade(engine)
