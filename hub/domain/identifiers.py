@@ -105,6 +105,9 @@ def _scheme_for_unlabelled_vat(value: str, default_country: str | None) -> tuple
         country = "EL"
     if country in EU_VAT_PREFIXES:
         return "eu_vat", country + compacted
+    if country and _stdnum_module(f"{country.lower()}_vat") is not None:
+        # The country's own VAT / tax registration number (Singapore's UEN, India's GSTIN, ...).
+        return f"{country.lower()}_vat", compacted
     return None
 
 

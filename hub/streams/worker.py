@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from hub.bootstrap import Hub
 from hub.service.intake import InboundMessage, Rejection, read_message
 from hub.service.source_changes import Outcome, apply_source_change, dead_letter_message
+from hub.store.retention import prune
 from hub.store.uow import unit_of_work
 from hub.streams.kafka import create_producer
 from hub.streams.relay import OutboxRelay
@@ -27,6 +28,7 @@ from hub.streams.relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 CUSTOMER_SOURCES = ("crm", "pos", "ecommerce")
+PRUNE_INTERVAL_SECONDS = 3600
 
 
 def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
@@ -109,7 +111,19 @@ def create_app(hub: Hub) -> faust.App:
         if "relay" in relay_holder:
             relay_holder["relay"].stop()
 
+    async def prune_old_rows() -> None:
+        while True:
+            pruned = await asyncio.to_thread(
+                prune,
+                hub.engine,
+                processed_retention_days=settings.processed_retention_days,
+                outbox_retention_days=settings.outbox_retention_days,
+            )
+            log.info("retention: pruned %s", pruned)
+            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+
     app.task(run_outbox_relay)
+    app.task(prune_old_rows)
     app.on_before_shutdown.connect(stop_relay)  # type: ignore[arg-type]
 
     return app

@@ -141,7 +141,7 @@ def test_a_valid_identifier_is_compacted_and_keyed_by_country_family_and_number(
             TaxId("vat", "CHE116281710MWST", None, "vat:CHE116281710MWST"),
         ),
         (
-            "a VAT number without scheme, prefix or a European billing country",
+            "a VAT number without scheme or prefix, billed in a country without a VAT scheme",
             None,
             "12345678",
             TaxId("vat", "12345678", None, "vat:12345678"),
@@ -151,7 +151,7 @@ def test_a_valid_identifier_is_compacted_and_keyed_by_country_family_and_number(
 def test_an_identifier_stdnum_does_not_know_is_kept_unverified(
     description: str, scheme: str | None, value: str, expected: TaxId
 ) -> None:
-    assert _normalise(scheme, value, country="SG") == expected, description
+    assert _normalise(scheme, value, country="US") == expected, description
 
 
 @pytest.mark.parametrize(
@@ -250,3 +250,14 @@ def test_an_indian_state_maps_to_its_gst_state_codes(
     description: str, state: str, expected: set[str]
 ) -> None:
     assert gst_state_codes(state) == expected, description
+
+
+def test_a_shop_vat_number_without_prefix_is_read_with_the_billing_countrys_own_scheme() -> None:
+    from_shop = normalise_tax_id(
+        RawTaxId(None, "53312786J"), default_country="SG", india_state_codes=frozenset()
+    )
+    from_crm = normalise_tax_id(
+        RawTaxId("sg_uen", "53312786J"), default_country="SG", india_state_codes=frozenset()
+    )
+    assert from_shop.valid is True
+    assert from_shop.key == from_crm.key
