@@ -101,14 +101,13 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
         queued = republish_golden_records(uow, hub.context())
     print(f"queued {queued} golden records")
 
-    async def drain() -> int:
+    async def drain() -> int | None:
         producer = create_producer(settings)
         await producer.start()
         relay = OutboxRelay(hub.engine, producer)
         try:
             if not await asyncio.to_thread(relay.try_lock):
-                print("a running relay holds the outbox; it publishes them")
-                return 0
+                return None
             total = 0
             while sent := await relay.publish_pending():
                 total += sent
@@ -118,7 +117,11 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
             await producer.stop()
 
     if settings.kafka_bootstrap_servers is not None:
-        print(f"published {asyncio.run(drain())} events")
+        published = asyncio.run(drain())
+        if published is None:
+            print("a running relay holds the outbox lock; it publishes them")
+        else:
+            print(f"published {published} events")
     return 0
 
 

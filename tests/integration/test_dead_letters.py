@@ -60,6 +60,12 @@ BAD_INPUT = [
         "occurred_at",
     ),
     (
+        "a message over the size limit",
+        encode(envelope("crm", "B-9", crm_organisation("X", custom_fields={"blob": "x" * 1_100_000}))),
+        "payload_too_large",
+        None,
+    ),
+    (
         "a customer with no name, identifier, email or phone",
         encode(envelope("crm", "B-7", {"party_type": "organization", "phones": ["not a phone"]})),
         "unidentifiable",
