@@ -32,6 +32,10 @@ typecheck: $(STAMP)  ## mypy --strict
 unit: $(STAMP)  ## only the fast, pure unit tests
 	$(BIN)/pytest tests/unit
 
+bench: $(STAMP)  ## match accuracy on the FEBRL data sets (installs the bench extra first)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/hub bench accuracy --dataset all
+
 schemas: $(STAMP)  ## regenerate contracts/schemas from the pydantic models
 	$(BIN)/python -m contracts.generate
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
+from hub.domain.scoring import MatchModel
 from hub.domain.survivorship import SurvivorshipRules
 from hub.service.golden import PublishContext
 from hub.settings import CUSTOMER_TOPIC, DEADLETTER_TOPIC, Settings
 
 DEFAULT_SURVIVORSHIP_FILE = Path(__file__).parent / "survivorship.toml"
+DEFAULT_MATCH_MODEL_FILE = Path(__file__).parent / "match_model.toml"
 RUNTIME_FILE = "runtime.json"
 
 
@@ -50,6 +52,17 @@ def resolve_settings(settings: Settings) -> Settings:
     return settings.model_copy(update=updates) if updates else settings
 
 
+def load_model(settings: Settings) -> MatchModel:
+    """Read the match model, with the thresholds the settings override."""
+    with (settings.match_model_file or DEFAULT_MATCH_MODEL_FILE).open("rb") as handle:
+        model = MatchModel.from_mapping(tomllib.load(handle))
+    return replace(
+        model,
+        link_threshold=settings.match_link_threshold or model.link_threshold,
+        review_threshold=settings.match_review_threshold or model.review_threshold,
+    )
+
+
 @dataclass
 class Hub:
     """Everything a process of the hub needs, built once."""
@@ -57,6 +70,7 @@ class Hub:
     settings: Settings
     engine: Engine
     rules: SurvivorshipRules
+    model: MatchModel
 
     def context(self, now: datetime | None = None) -> PublishContext:
         """Return the publishing context of a use case, stamped with the current time."""
@@ -64,6 +78,7 @@ class Hub:
             customer_topic=self.settings.topic(CUSTOMER_TOPIC),
             deadletter_topic=self.settings.topic(DEADLETTER_TOPIC),
             rules=self.rules,
+            model=self.model,
             now=now or datetime.now(UTC),
         )
 
@@ -79,4 +94,9 @@ def bootstrap(settings: Settings, *, engine: Engine | None = None) -> Hub:
         if settings.database_url is None:
             raise RuntimeError("no database: set HUB_DATABASE_URL or start the hub with `hub run`")
         engine = create_db_engine(settings.database_url)
-    return Hub(settings=settings, engine=engine, rules=load_rules(settings.survivorship_file))
+    return Hub(
+        settings=settings,
+        engine=engine,
+        rules=load_rules(settings.survivorship_file),
+        model=load_model(settings),
+    )

@@ -125,6 +125,15 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_accuracy(settings: Settings, args: argparse.Namespace) -> int:
+    """Stream FEBRL data sets through the pipeline on a temporary database and print their accuracy."""
+    from hub.bench.accuracy import DATASETS, bench_accuracy, render
+
+    datasets = list(DATASETS) if "all" in args.dataset else args.dataset
+    print(render(bench_accuracy(datasets, settings)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="hub", description="Customer master hub: golden customer records.")
@@ -144,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("republish", help="publish every golden record's latest snapshot again").set_defaults(
         func=cmd_republish
     )
+    bench = sub.add_parser("bench", help="benchmarks (on temporary embedded servers)")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    accuracy = bench_sub.add_parser("accuracy", help="match accuracy on the FEBRL data sets")
+    accuracy.add_argument(
+        "--dataset",
+        action="append",
+        choices=["febrl1", "febrl2", "febrl3", "febrl4", "all"],
+        required=True,
+        help="repeatable; 'all' for the four",
+    )
+    accuracy.set_defaults(func=cmd_bench_accuracy)
     return parser
 
 

@@ -51,8 +51,22 @@ class Settings(BaseSettings):
     api_tokens: str = Field(
         "", description="Comma-separated name:token=role entries (roles: viewer, steward, admin)."
     )
-    match_link_threshold: float = Field(0.92, description="Match score at or above which a record links.")
-    match_review_threshold: float = Field(0.75, description="Match score at or above which a review opens.")
+    match_link_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Match probability at or above which a record links; unset: the model file's.",
+    )
+    match_review_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Match probability at or above which a review opens; unset: the model file's.",
+    )
+    match_model_file: Path | None = Field(
+        None,
+        description="The match model (TOML: prior, m and u per level, thresholds); unset: the shipped one.",
+    )
     survivorship_file: Path | None = Field(
         None, description="Survivorship rules (TOML); unset: the default file that ships with the hub."
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from contracts.outbound import CustomerEvent
 from hub.domain.model import Address, Contact, TaxId
+from hub.domain.scoring import MatchModel
 from hub.domain.survivorship import GoldenAttributes, SurvivorshipRules, credit_as_dict, survive
 from hub.store.codec import record_from_json
 from hub.store.uow import StoredGoldenRecord, UnitOfWork
@@ -21,6 +22,7 @@ class PublishContext:
     customer_topic: str
     deadletter_topic: str
     rules: SurvivorshipRules
+    model: MatchModel
     now: datetime
 
 
@@ -120,7 +122,15 @@ def customer_event(
     return document
 
 
-def refresh_golden(uow: UnitOfWork, golden_id: str, ctx: PublishContext, cause: dict[str, Any]) -> bool:
+def refresh_golden(
+    uow: UnitOfWork,
+    golden_id: str,
+    ctx: PublishContext,
+    cause: dict[str, Any],
+    *,
+    event_type: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bool:
     """Re-run survivorship over a golden record's source records; write a version if anything changed.
 
     Returns whether a new version was written. A golden record left with no source records is
@@ -167,14 +177,15 @@ def refresh_golden(uow: UnitOfWork, golden_id: str, ctx: PublishContext, cause: 
         and (golden.customer, golden.source_refs, golden.data_quality)
         == (updated.customer, updated.source_refs, updated.data_quality)
     )
-    if unchanged:
+    if unchanged and event_type is None:
         return False
     updated = replace(updated, version=golden.version + 1)
-    event_type = "customer.created" if golden.version == 0 else "customer.updated"
+    if event_type is None:
+        event_type = "customer.created" if golden.version == 0 else "customer.updated"
     uow.save_golden(
         updated,
         event_type=event_type,
-        event=customer_event(updated, event_type, ctx.now),
+        event=customer_event(updated, event_type, ctx.now, **(extra or {})),
         cause=cause,
         topic=ctx.customer_topic,
     )

@@ -10,24 +10,16 @@ import base64
 from typing import Literal
 
 from contracts.outbound import DeadLetter
-from hub.domain.matching import Decision, decide_deterministic
+from hub.domain.blocking import blocking_keys
+from hub.domain.matching import Decision, decide_match
 from hub.domain.model import CleanRecord
 from hub.service.golden import PublishContext, refresh_golden
 from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
-from hub.store.codec import record_to_json
+from hub.service.merging import merge_golden_records
+from hub.store.codec import record_from_json, record_to_json
 from hub.store.uow import WALK_IN_GOLDEN_ID, StoredSourceRecord, UnitOfWork
 
 Outcome = Literal["applied", "duplicate", "stale", "dead_lettered"]
-
-
-def match_keys(record: CleanRecord) -> list[tuple[str, str]]:
-    """Return the blocking keys a source record is found by."""
-    keys = [("identifier", k) for k in record.identifier_keys]
-    keys += [("email", e) for e in record.emails]
-    keys += [("phone", p) for p in record.phones]
-    if record.name_key:
-        keys.append(("name", record.name_key))
-    return keys
 
 
 def apply_source_change(uow: UnitOfWork, command: ApplySourceChange, ctx: PublishContext) -> Outcome:
@@ -93,11 +85,26 @@ def _detach(
         refresh_golden(uow, uow.resolve(golden_id), ctx, cause)
 
 
-def _candidates(uow: UnitOfWork, record: CleanRecord) -> list[str]:
-    found = uow.golden_ids_by_key("identifier", list(record.identifier_keys))
-    resolved = {uow.resolve(g) for g in found}
-    resolved.discard(WALK_IN_GOLDEN_ID)
-    return sorted(resolved)
+#: At most this many candidate golden records are scored per message (blocking keys bound it anyway).
+CANDIDATE_LIMIT = 50
+
+
+def _candidates(uow: UnitOfWork, record: CleanRecord, current: str | None) -> dict[str, list[CleanRecord]]:
+    """Find candidate golden records through the blocking-key index and load their source records."""
+    found = uow.golden_ids_by_keys(blocking_keys(record), CANDIDATE_LIMIT)
+    resolved = {uow.resolve(g) for g in found} - {WALK_IN_GOLDEN_ID}
+    if current is not None:
+        resolved.discard(current)
+    stored = uow.attached_records_of(sorted(resolved))
+    return {
+        golden_id: [
+            record_from_json(s.record)
+            for s in records
+            if (s.source, s.source_record_id) != (record.source, record.source_record_id)
+        ]
+        for golden_id, records in stored.items()
+        if records
+    }
 
 
 def _upsert(
@@ -111,7 +118,9 @@ def _upsert(
     current = None
     if existing is not None and existing.golden_id is not None and not existing.detached:
         current = uow.resolve(existing.golden_id)
-    decision: Decision = decide_deterministic(record, current, _candidates(uow, record))
+    candidates = _candidates(uow, record, current)
+    distinct = uow.distinct_from(current, list(candidates)) if current else set()
+    decision: Decision = decide_match(record, current, candidates, ctx.model, distinct)
     golden_id = decision.golden_id
     if golden_id is None:
         golden_id = uow.next_golden_id()
@@ -128,7 +137,7 @@ def _upsert(
         payload=command.payload,
         issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
     )
-    uow.replace_match_keys(command.source, command.source_record_id, golden_id, match_keys(record))
+    uow.replace_match_keys(command.source, command.source_record_id, golden_id, blocking_keys(record))
     uow.add_decision(
         source=command.source,
         source_record_id=command.source_record_id,
@@ -137,7 +146,19 @@ def _upsert(
         golden_id=golden_id,
         explanation=decision.explanation(),
     )
-    refresh_golden(uow, golden_id, ctx, cause)
+    if decision.merge:
+        merge_golden_records(uow, golden_id, decision.merge, ctx, cause)
+    else:
+        refresh_golden(uow, golden_id, ctx, cause)
+    if decision.review_against is not None:
+        uow.open_review(
+            source=command.source,
+            source_record_id=command.source_record_id,
+            golden_id=golden_id,
+            candidate_golden_id=decision.review_against.golden_id,
+            probability=decision.review_against.score.probability,
+            explanation=decision.explanation(),
+        )
     # A child that arrived before its parent names it by source reference: resolve it now.
     for child in uow.children_of(command.source, command.source_record_id):
         resolved = uow.resolve(child)

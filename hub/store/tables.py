@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Double,
     ForeignKey,
     Identity,
     Index,
@@ -82,6 +83,7 @@ match_key = Table(
     Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
     PrimaryKeyConstraint("kind", "value", "source", "source_record_id"),
     Index("ix_match_key_source_record", "source", "source_record_id"),
+    Index("ix_match_key_golden_id", "golden_id"),
 )
 
 match_decision = Table(
@@ -98,6 +100,41 @@ match_decision = Table(
     Column("decided_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Index("ix_match_decision_golden_id", "golden_id"),
     Index("ix_match_decision_source_ref", "source", "source_record_id"),
+)
+
+match_review = Table(
+    "match_review",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("source_record_id", Text, nullable=False),
+    # the record's own golden record for now, and the one it may belong to
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("candidate_golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("probability", Double, nullable=False),
+    Column("explanation", JSONB, nullable=False),
+    # open | merged | distinct | superseded
+    Column("status", Text, nullable=False, server_default=text("'open'")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Index("ix_match_review_open", "created_at", postgresql_where=text("status = 'open'")),
+    Index(
+        "ux_match_review_open_pair",
+        "golden_id",
+        "candidate_golden_id",
+        unique=True,
+        postgresql_where=text("status = 'open'"),
+    ),
+)
+
+distinct_pair = Table(
+    "distinct_pair",
+    metadata,
+    Column("golden_id_a", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("golden_id_b", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("decided_by", Text, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("golden_id_a", "golden_id_b"),
 )
 
 processed_message = Table(

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from hub.store.tables import (
     dead_letter,
+    distinct_pair,
     golden_record,
     golden_version,
     match_decision,
     match_key,
+    match_review,
     message_outcome,
     outbox,
     processed_message,
@@ -217,16 +219,109 @@ class UnitOfWork:
                 ],
             )
 
-    def golden_ids_by_key(self, kind: str, values: Sequence[str]) -> list[str]:
-        """Return the golden ids whose source records carry any of these keys, oldest golden record first."""
-        if not values:
+    def golden_ids_by_keys(self, keys: Sequence[tuple[str, str]], limit: int) -> list[str]:
+        """Return golden ids sharing any blocking key, in one index probe per key; at most `limit`."""
+        if not keys:
             return []
         rows = self.conn.execute(
             select(match_key.c.golden_id)
-            .where(and_(match_key.c.kind == kind, match_key.c.value.in_(values)))
+            .where(tuple_(match_key.c.kind, match_key.c.value).in_(list(keys)))
             .distinct()
+            .limit(limit)
         ).all()
-        return sorted({r.golden_id for r in rows})
+        return sorted(r.golden_id for r in rows)
+
+    def attached_records_of(self, golden_ids: Collection[str]) -> dict[str, list[StoredSourceRecord]]:
+        """Return the attached source records of several golden records at once."""
+        found: dict[str, list[StoredSourceRecord]] = {g: [] for g in golden_ids}
+        if not golden_ids:
+            return found
+        rows = self.conn.execute(
+            select(source_record).where(
+                and_(source_record.c.golden_id.in_(list(golden_ids)), source_record.c.detached.is_(False))
+            )
+        ).all()
+        for r in rows:
+            found[r.golden_id].append(
+                StoredSourceRecord(
+                    r.source, r.source_record_id, r.golden_id, r.detached, r.last_occurred_at, r.record
+                )
+            )
+        return found
+
+    def distinct_from(self, golden_id: str, others: Collection[str]) -> set[str]:
+        """Return which of `others` a steward marked distinct from `golden_id`."""
+        if not others:
+            return set()
+        rows = self.conn.execute(
+            select(distinct_pair.c.golden_id_a, distinct_pair.c.golden_id_b).where(
+                or_(
+                    and_(
+                        distinct_pair.c.golden_id_a == golden_id,
+                        distinct_pair.c.golden_id_b.in_(list(others)),
+                    ),
+                    and_(
+                        distinct_pair.c.golden_id_b == golden_id,
+                        distinct_pair.c.golden_id_a.in_(list(others)),
+                    ),
+                )
+            )
+        ).all()
+        return {r.golden_id_b if r.golden_id_a == golden_id else r.golden_id_a for r in rows}
+
+    def move_source_records(self, from_golden_id: str, to_golden_id: str) -> None:
+        """Re-attach every source record (and its blocking keys) of one golden record to another."""
+        self.conn.execute(
+            update(source_record)
+            .where(source_record.c.golden_id == from_golden_id)
+            .values(golden_id=to_golden_id)
+        )
+        self.conn.execute(
+            update(match_key).where(match_key.c.golden_id == from_golden_id).values(golden_id=to_golden_id)
+        )
+
+    def open_review(
+        self,
+        *,
+        source: str,
+        source_record_id: str,
+        golden_id: str,
+        candidate_golden_id: str,
+        probability: float,
+        explanation: dict[str, Any],
+    ) -> None:
+        """Open a match review for a steward, unless the same pair is already open."""
+        stmt = pg_insert(match_review).values(
+            source=source,
+            source_record_id=source_record_id,
+            golden_id=golden_id,
+            candidate_golden_id=candidate_golden_id,
+            probability=probability,
+            explanation=explanation,
+        )
+        self.conn.execute(stmt.on_conflict_do_nothing())
+
+    def supersede_reviews(self, retired_id: str, survivor_id: str) -> None:
+        """Close open reviews a merge answered: both sides are now the same golden record."""
+        self.conn.execute(
+            update(match_review)
+            .where(
+                and_(
+                    match_review.c.status == "open",
+                    or_(
+                        and_(
+                            match_review.c.golden_id == retired_id,
+                            match_review.c.candidate_golden_id == survivor_id,
+                        ),
+                        and_(
+                            match_review.c.golden_id == survivor_id,
+                            match_review.c.candidate_golden_id == retired_id,
+                        ),
+                    ),
+                )
+            )
+            .values(status="superseded", resolved_at=func.now())
+        )
 
     # -- golden records ---------------------------------------------------------------------------
 
