@@ -134,6 +134,14 @@ def cmd_bench_accuracy(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_estimate(settings: Settings, args: argparse.Namespace) -> int:
+    """Estimate m and u per comparison level from labelled FEBRL tuning data."""
+    from hub.bench.estimate import estimate, render
+
+    print(render(estimate(args.dataset)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(prog="hub", description="Customer master hub: golden customer records.")
@@ -164,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeatable; 'all' for the four",
     )
     accuracy.set_defaults(func=cmd_bench_accuracy)
+    estimate = bench_sub.add_parser("estimate", help="estimate m and u from labelled FEBRL tuning data")
+    estimate.add_argument("--dataset", action="append", choices=["febrl1", "febrl2"], required=True)
+    estimate.set_defaults(func=cmd_bench_estimate)
     return parser
 
 

@@ -190,7 +190,15 @@ class DateOfBirth:
     """Compare dates of birth: exact, day and month swapped, one digit off, same year only."""
 
     name: str = "date_of_birth"
-    levels: tuple[str, ...] = ("exact", "day_month_swapped", "one_digit_off", "year_only", "different", NULL)
+    levels: tuple[str, ...] = (
+        "exact",
+        "day_month_swapped",
+        "one_digit_off",
+        "two_digits_off",
+        "year_only",
+        "different",
+        NULL,
+    )
 
     def compare(self, record: CleanRecord, candidate: CleanRecord) -> ComparisonResult:
         """Return the date-of-birth level; null when either side has no date of birth."""
@@ -208,8 +216,12 @@ class DateOfBirth:
         if a.year == b.year and a.day == b.month and a.month == b.day:
             return "day_month_swapped", f"{pair} have day and month swapped"
         # Optimal string alignment distance 1: one digit mistyped, or two adjacent digits transposed.
-        if OSA.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d")) == 1:
+        distance = OSA.distance(a.strftime("%Y%m%d"), b.strftime("%Y%m%d"))
+        if distance == 1:
             return "one_digit_off", f"{pair} differ by one digit"
+        # Two typos in eight digits still look like one date; only a date further off is "different".
+        if distance == 2:
+            return "two_digits_off", f"{pair} differ by two digits"
         if a.year == b.year:
             return "year_only", f"{pair} share only the year {a.year}"
         return "different", f"{pair} differ"
@@ -291,7 +303,14 @@ class Identifier:
     """Compare tax and registration identifiers: shared valid, shared unverified, conflicting, different."""
 
     name: str = "identifier"
-    levels: tuple[str, ...] = ("exact_valid", "exact_unverified", "different", "conflict", NULL)
+    levels: tuple[str, ...] = (
+        "exact_valid",
+        "exact_unverified",
+        "near_unverified",
+        "different",
+        "conflict",
+        NULL,
+    )
 
     def compare(self, record: CleanRecord, candidate: CleanRecord) -> ComparisonResult:
         """Return the identifier level; a conflict of valid ids outranks any shared id.
@@ -326,6 +345,18 @@ class Identifier:
         if shared:
             return ComparisonResult(
                 self.name, "exact_unverified", f"shares unverified identifier {shared[0]}", shared[0]
+            )
+        near = sorted(
+            (a, b)
+            for a in a_all - a_valid
+            for b in b_all - b_valid
+            if _family(a) == _family(b) and OSA.distance(a, b) == 1
+        )
+        if near:
+            return ComparisonResult(
+                self.name,
+                "near_unverified",
+                f"unverified identifiers {near[0][0]} / {near[0][1]} differ by one character",
             )
         common = sorted({_family(k) for k in a_all} & {_family(k) for k in b_all})
         if common:

@@ -295,8 +295,8 @@ IDENTIFIER_CASES: list[Case] = [
     ),
     (
         "different unverified ids of one scheme",
-        ids(("au_member", "1")),
-        ids(("au_member", "2")),
+        ids(("au_member", "1111")),
+        ids(("au_member", "2222")),
         "different",
         "au_member identifiers differ",
     ),
@@ -376,3 +376,34 @@ def test_every_default_comparison_has_a_unique_name_and_ends_with_the_null_level
     names = [c.name for c in DEFAULT_COMPARISONS]
     assert len(set(names)) == len(names)
     assert all(c.levels[-1] == "null" and len(set(c.levels)) == len(c.levels) for c in DEFAULT_COMPARISONS)
+
+
+@pytest.mark.parametrize(
+    ("description", "record", "candidate", "level"),
+    [
+        (
+            "one character off",
+            ids(("au_member", "1234567")),
+            ids(("au_member", "1234568")),
+            "near_unverified",
+        ),
+        (
+            "two adjacent characters swapped",
+            ids(("au_member", "1234567")),
+            ids(("au_member", "1234576")),
+            "near_unverified",
+        ),
+        ("two characters off", ids(("au_member", "1234567")), ids(("au_member", "1234599")), "different"),
+    ],
+)
+def test_unverified_identifiers_one_typo_apart_are_near(
+    description: str, record: dict[str, Any], candidate: dict[str, Any], level: str
+) -> None:
+    assert Identifier().compare(clean(**record), clean(**candidate)).level == level, description
+
+
+def test_birth_dates_two_digits_apart_are_near_not_different() -> None:
+    assert (
+        DateOfBirth().compare(clean(**born(1980, 3, 14)), clean(**born(1980, 3, 41 - 20))).level
+        == "two_digits_off"
+    )

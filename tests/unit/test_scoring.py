@@ -55,7 +55,7 @@ def outcome(record: CleanRecord, candidate: CleanRecord, model: MatchModel) -> s
 
 
 def test_the_shipped_model_loads_with_version_fs_1(model: MatchModel) -> None:
-    assert model.version == "fs-1"
+    assert model.version == "fs-2"
     assert 0 < model.review_threshold <= model.link_threshold < 1
 
 
@@ -189,7 +189,7 @@ def test_the_explanation_lists_every_comparison_with_level_weight_and_reason(mod
     }
     assert all(set(row) == {"comparison", "level", "weight", "reason"} for row in rows.values())
     assert set(explanation) >= {"total_weight", "probability", "hard_rule", "model_version", "prior_weight"}
-    assert explanation["model_version"] == "fs-1"
+    assert explanation["model_version"] == "fs-2"
     assert explanation["total_weight"] == pytest.approx(
         explanation["prior_weight"] + sum(row["weight"] for row in rows.values()), abs=1e-2
     )
