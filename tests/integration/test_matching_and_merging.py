@@ -1,0 +1,238 @@
+"""The matching engine against the real PostgreSQL: links, reviews, hard rules, merges, explanations."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from hub.bootstrap import Hub
+from tests.integration.helpers import customer_events, deliver, rows
+from tests.messages import crm_organisation, envelope
+
+
+def crm_person(first: str, last: str, **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "party_type": "person",
+        "first_name": first,
+        "last_name": last,
+        "status": "active",
+    }
+    payload.update(extra)
+    return payload
+
+
+def golden_of(hub: Hub, source: str, ref: str) -> str:
+    [row] = rows(
+        hub.engine,
+        "SELECT golden_id FROM source_record WHERE source = :s AND source_record_id = :r",
+        s=source,
+        r=ref,
+    )
+    golden_id: str = row.golden_id
+    return golden_id
+
+
+HOME = {
+    "kind": "home",
+    "line1": "12 Jalan Ampang",
+    "city": "Kuala Lumpur",
+    "postal_code": "50450",
+    "country": "MY",
+}
+
+
+def test_a_misspelt_person_with_the_same_birth_date_and_address_links_to_the_golden_record(hub: Hub) -> None:
+    deliver(
+        hub,
+        "crm",
+        envelope("crm", "P-1", crm_person("Jonathan", "Smith", date_of_birth="1980-03-14", addresses=[HOME])),
+    )
+    deliver(
+        hub,
+        "crm",
+        envelope(
+            "crm",
+            "P-2",
+            crm_person("Jonathon", "Smyth", date_of_birth="1980-03-14", addresses=[HOME]),
+            minutes=1,
+        ),
+    )
+
+    assert golden_of(hub, "crm", "P-1") == golden_of(hub, "crm", "P-2")
+    [decision] = rows(
+        hub.engine, "SELECT outcome, explanation FROM match_decision WHERE source_record_id = 'P-2'"
+    )
+    assert decision.outcome == "link"
+    candidate = decision.explanation["candidates"][0]
+    assert {c["comparison"] for c in candidate["comparisons"]} >= {"person_name", "date_of_birth", "address"}
+    assert decision.explanation["model_version"] and decision.explanation["thresholds"]["link"] > 0
+
+
+def test_the_same_name_alone_opens_a_review_and_gives_the_record_its_own_golden_record(hub: Hub) -> None:
+    deliver(hub, "crm", envelope("crm", "R-1", crm_person("Ravi", "Kumar", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "R-2", crm_person("Ravi", "Kumar"), minutes=1))
+
+    first, second = golden_of(hub, "crm", "R-1"), golden_of(hub, "crm", "R-2")
+    assert first != second
+    [review] = rows(
+        hub.engine, "SELECT golden_id, candidate_golden_id, status, explanation FROM match_review"
+    )
+    assert (review.golden_id, review.candidate_golden_id, review.status) == (second, first, "open")
+    assert review.explanation["outcome"] == "review"
+
+
+def test_different_birth_dates_forbid_an_automatic_link_however_alike_the_rest(hub: Hub) -> None:
+    same = {"addresses": [HOME], "phones": ["+60 12-345 6789"], "emails": ["ravi@example.com"]}
+    deliver(
+        hub, "crm", envelope("crm", "D-1", crm_person("Ravi", "Kumar", date_of_birth="1970-01-01", **same))
+    )
+    deliver(
+        hub,
+        "crm",
+        envelope("crm", "D-2", crm_person("Ravi", "Kumar", date_of_birth="1999-12-31", **same), minutes=1),
+    )
+
+    assert golden_of(hub, "crm", "D-1") != golden_of(hub, "crm", "D-2")
+    [review] = rows(hub.engine, "SELECT explanation FROM match_review")
+    assert review.explanation["candidates"][0]["hard_rule"] == "different_dates_of_birth"
+
+
+def test_conflicting_valid_tax_ids_forbid_an_automatic_link_of_namesake_companies(hub: Hub) -> None:
+    deliver(
+        hub,
+        "crm",
+        envelope(
+            "crm",
+            "V-1",
+            crm_organisation("Nordic Trade ApS", vat=("dk_cvr", "13585628"), emails=["info@nordic.example"]),
+        ),
+    )
+    deliver(
+        hub,
+        "crm",
+        envelope(
+            "crm",
+            "V-2",
+            crm_organisation("Nordic Trade ApS", vat=("dk_cvr", "13585636"), emails=["info@nordic.example"]),
+            minutes=1,
+        ),
+    )
+
+    assert golden_of(hub, "crm", "V-1") != golden_of(hub, "crm", "V-2")
+
+
+def test_a_record_that_links_two_golden_records_merges_them_into_the_older(hub: Hub) -> None:
+    deliver(hub, "crm", envelope("crm", "M-1", crm_person("Ana", "Lim", emails=["ana.lim@example.com"])))
+    deliver(
+        hub,
+        "pos",
+        envelope(
+            "pos",
+            "M-2",
+            {
+                "store_id": "S1",
+                "loyalty_card": "L-9",
+                "name": "Ana Lim",
+                "mobile": "+65 9123 4567",
+                "country": "SG",
+            },
+            minutes=1,
+        ),
+    )
+    older, newer = golden_of(hub, "crm", "M-1"), golden_of(hub, "pos", "M-2")
+    assert older != newer
+
+    deliver(
+        hub,
+        "ecommerce",
+        envelope(
+            "ecommerce",
+            "M-3",
+            {
+                "account_id": "M-3",
+                "first_name": "Ana",
+                "last_name": "Lim",
+                "email": "ana.lim@example.com",
+                "phone": "+65 9123 4567",
+            },
+            minutes=2,
+        ),
+    )
+
+    assert {golden_of(hub, s, r) for s, r in [("crm", "M-1"), ("pos", "M-2"), ("ecommerce", "M-3")]} == {
+        older
+    }
+    merged = customer_events(hub.engine, older)[-1]
+    assert merged["event_type"] == "customer.merged" and merged["merged_ids"] == [newer]
+    assert len(merged["source_refs"]) == 3
+    retired = customer_events(hub.engine, newer)[-1]
+    assert (retired["event_type"], retired["survivor_id"], retired["customer"]) == (
+        "customer.retired",
+        older,
+        None,
+    )
+    assert rows(hub.engine, "SELECT state, survivor_id FROM golden_record WHERE golden_id = :g", g=newer)[
+        0
+    ] == (
+        "retired",
+        older,
+    )
+
+    # A later change of a record that belonged to the retired golden record lands on the survivor.
+    deliver(
+        hub,
+        "pos",
+        envelope(
+            "pos",
+            "M-2",
+            {
+                "store_id": "S1",
+                "loyalty_card": "L-9",
+                "name": "Ana Lim",
+                "mobile": "+65 9123 4567",
+                "country": "SG",
+                "email": None,
+            },
+            minutes=3,
+        ),
+    )
+    assert golden_of(hub, "pos", "M-2") == older
+    assert customer_events(hub.engine, newer)[-1]["event_type"] == "customer.retired"
+
+
+def test_every_decision_is_stored_with_its_explanation(hub: Hub) -> None:
+    deliver(hub, "crm", envelope("crm", "E-1", crm_person("Mei", "Tan", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "E-2", crm_person("Mei", "Tan"), minutes=1))
+    deliver(
+        hub,
+        "crm",
+        envelope("crm", "E-1", crm_person("Mei", "Tan", addresses=[HOME], language="en"), minutes=2),
+    )
+
+    decisions = rows(hub.engine, "SELECT outcome, explanation FROM match_decision ORDER BY id")
+    assert [d.outcome for d in decisions] == ["new", "review", "link"]
+    for decision in decisions:
+        assert {"outcome", "rule", "reason", "candidates", "thresholds", "model_version"} <= set(
+            decision.explanation
+        )
+
+
+def test_two_workers_applying_records_with_one_vat_number_at_the_same_instant_found_one_golden_record(
+    hub: Hub,
+) -> None:
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def apply(ref: str) -> None:
+        message = envelope("crm", ref, crm_organisation(f"Race {ref} ApS", vat=("dk_cvr", "13585628")))
+        barrier.wait()
+        results.append(deliver(hub, "crm", message))
+
+    threads = [threading.Thread(target=apply, args=(ref,)) for ref in ("RACE-1", "RACE-2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert results == ["applied", "applied"]
+    assert golden_of(hub, "crm", "RACE-1") == golden_of(hub, "crm", "RACE-2")
