@@ -101,15 +101,21 @@ def decide_match(
     candidates: Mapping[str, Sequence[CleanRecord]],
     model: MatchModel,
     distinct: Collection[str] = (),
+    distinct_pairs: Collection[frozenset[str]] = (),
 ) -> Decision:
-    """Decide where a source record belongs, given its current golden record and scored candidates."""
+    """Decide where a source record belongs, given its current golden record and scored candidates.
+
+    `distinct` are candidates a steward marked distinct from the current golden record; `distinct_pairs`
+    any such pairs among the candidates, which a merge must not join either.
+    """
     scored = score_candidates(record, candidates, model, distinct)
     thresholds = {"link": model.link_threshold, "review": model.review_threshold}
     common = {"candidates": tuple(scored), "model_version": model.version, "thresholds": thresholds}
     links = sorted(c.golden_id for c in scored if c.verdict == "link")
     group = sorted({*links, *([current_golden_id] if current_golden_id else [])}, key=_age)
     if group:
-        survivor, merged = group[0], tuple(group[1:])
+        survivor = group[0]
+        merged = tuple(g for g in group[1:] if frozenset((survivor, g)) not in distinct_pairs)
         if current_golden_id and not links:
             rule, reason = "same_source_reference", "the source record is already attached"
         else:

@@ -42,3 +42,50 @@ def merge_golden_records(
     refresh_golden(
         uow, survivor_id, ctx, cause, event_type="customer.merged", extra={"merged_ids": list(retired_ids)}
     )
+
+
+class UnmergeRefused(ValueError):
+    """An unmerge that cannot be done as asked; `code` says why, for the API to report."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def unmerge_source_records(
+    uow: UnitOfWork,
+    golden_id: str,
+    source_refs: Sequence[tuple[str, str]],
+    ctx: PublishContext,
+    cause: dict[str, Any],
+    *,
+    actor: str,
+) -> str:
+    """Split source records off a golden record into a new one; return the new golden id.
+
+    Survivorship re-runs on both. The two are marked distinct, so the matcher does not merge them
+    straight back; a steward can still merge them by hand.
+    """
+    golden = uow.golden(golden_id, for_update=True)
+    if golden is None or golden.state != "active":
+        raise UnmergeRefused("not_active", f"{golden_id} is not an active golden record")
+    attached = {(r.source, r.source_record_id) for r in uow.attached_records(golden_id)}
+    wanted = set(source_refs)
+    if not wanted:
+        raise UnmergeRefused("nothing_to_split", "name at least one source reference to split off")
+    if not wanted <= attached:
+        missing = ", ".join(f"{s}/{r}" for s, r in sorted(wanted - attached))
+        raise UnmergeRefused("not_attached", f"{missing} not attached to {golden_id}")
+    if wanted == attached:
+        raise UnmergeRefused(
+            "would_empty", f"splitting every source record off {golden_id} would leave it empty"
+        )
+    new_id = uow.next_golden_id()
+    uow.create_golden(new_id)
+    for source, ref in sorted(wanted):
+        uow.move_source_record(source, ref, new_id)
+    uow.mark_distinct(golden_id, new_id, actor)
+    refresh_golden(uow, golden_id, ctx, cause, event_type="customer.unmerged", extra={"split_into": new_id})
+    refresh_golden(uow, new_id, ctx, cause)
+    return new_id

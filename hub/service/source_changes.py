@@ -120,7 +120,8 @@ def _upsert(
         current = uow.resolve(existing.golden_id)
     candidates = _candidates(uow, record, current)
     distinct = uow.distinct_from(current, list(candidates)) if current else set()
-    decision: Decision = decide_match(record, current, candidates, ctx.model, distinct)
+    pairs = uow.distinct_pairs_among([*candidates, *([current] if current else [])])
+    decision: Decision = decide_match(record, current, candidates, ctx.model, distinct, pairs)
     golden_id = decision.golden_id
     if golden_id is None:
         golden_id = uow.next_golden_id()

@@ -269,6 +269,18 @@ class UnitOfWork:
         ).all()
         return {r.golden_id_b if r.golden_id_a == golden_id else r.golden_id_a for r in rows}
 
+    def distinct_pairs_among(self, golden_ids: Collection[str]) -> set[frozenset[str]]:
+        """Return the pairs among these golden records that a steward marked distinct."""
+        if len(golden_ids) < 2:
+            return set()
+        ids = list(golden_ids)
+        rows = self.conn.execute(
+            select(distinct_pair.c.golden_id_a, distinct_pair.c.golden_id_b).where(
+                and_(distinct_pair.c.golden_id_a.in_(ids), distinct_pair.c.golden_id_b.in_(ids))
+            )
+        ).all()
+        return {frozenset((r.golden_id_a, r.golden_id_b)) for r in rows}
+
     def move_source_records(self, from_golden_id: str, to_golden_id: str) -> None:
         """Re-attach every source record (and its blocking keys) of one golden record to another."""
         self.conn.execute(
@@ -279,6 +291,27 @@ class UnitOfWork:
         self.conn.execute(
             update(match_key).where(match_key.c.golden_id == from_golden_id).values(golden_id=to_golden_id)
         )
+
+    def move_source_record(self, source: str, source_record_id: str, to_golden_id: str) -> None:
+        """Re-attach one source record (and its blocking keys) to another golden record."""
+        self.conn.execute(
+            update(source_record)
+            .where(
+                and_(source_record.c.source == source, source_record.c.source_record_id == source_record_id)
+            )
+            .values(golden_id=to_golden_id)
+        )
+        self.conn.execute(
+            update(match_key)
+            .where(and_(match_key.c.source == source, match_key.c.source_record_id == source_record_id))
+            .values(golden_id=to_golden_id)
+        )
+
+    def mark_distinct(self, golden_id: str, other_id: str, decided_by: str) -> None:
+        """Record that two golden records are different customers, never to be linked automatically."""
+        a, b = sorted((golden_id, other_id))
+        stmt = pg_insert(distinct_pair).values(golden_id_a=a, golden_id_b=b, decided_by=decided_by)
+        self.conn.execute(stmt.on_conflict_do_nothing())
 
     def open_review(
         self,

@@ -236,3 +236,84 @@ def test_two_workers_applying_records_with_one_vat_number_at_the_same_instant_fo
 
     assert results == ["applied", "applied"]
     assert golden_of(hub, "crm", "RACE-1") == golden_of(hub, "crm", "RACE-2")
+
+
+def test_merge_then_unmerge_restores_the_source_references_and_lineage(hub: Hub) -> None:
+    from hub.service.merging import merge_golden_records, unmerge_source_records
+    from hub.store.uow import unit_of_work
+
+    deliver(
+        hub,
+        "crm",
+        envelope("crm", "U-1", crm_person("Siti", "Rahman", emails=["siti@example.com"], addresses=[HOME])),
+    )
+    deliver(
+        hub,
+        "pos",
+        envelope(
+            "pos",
+            "U-2",
+            {
+                "store_id": "S1",
+                "loyalty_card": "L-1",
+                "name": "S. Rahman",
+                "mobile": "+60 12-999 0000",
+                "country": "MY",
+            },
+            minutes=1,
+        ),
+    )
+    survivor, other = golden_of(hub, "crm", "U-1"), golden_of(hub, "pos", "U-2")
+    before = rows(
+        hub.engine,
+        "SELECT customer, lineage, source_refs FROM golden_record WHERE golden_id = :g",
+        g=survivor,
+    )[0]
+    other_before = rows(hub.engine, "SELECT customer FROM golden_record WHERE golden_id = :g", g=other)[0]
+
+    with unit_of_work(hub.engine) as uow:
+        merge_golden_records(uow, survivor, [other], hub.context(), {"steward": "test"})
+    with unit_of_work(hub.engine) as uow:
+        split = unmerge_source_records(
+            uow, survivor, [("pos", "U-2")], hub.context(), {"steward": "test"}, actor="test"
+        )
+
+    after = rows(
+        hub.engine,
+        "SELECT customer, lineage, source_refs FROM golden_record WHERE golden_id = :g",
+        g=survivor,
+    )[0]
+    assert (after.customer, after.lineage, after.source_refs) == (
+        before.customer,
+        before.lineage,
+        before.source_refs,
+    )
+    assert rows(hub.engine, "SELECT customer FROM golden_record WHERE golden_id = :g", g=split)[
+        0
+    ].customer == (other_before.customer)
+    events = customer_events(hub.engine, survivor)
+    assert [e["event_type"] for e in events][-2:] == ["customer.merged", "customer.unmerged"]
+    assert events[-1]["split_into"] == split
+    assert [e["event_type"] for e in customer_events(hub.engine, split)] == ["customer.created"]
+    versions = [e["version"] for e in events]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+
+    # The split-off record is not merged back automatically by its next change.
+    deliver(
+        hub,
+        "pos",
+        envelope(
+            "pos",
+            "U-2",
+            {
+                "store_id": "S1",
+                "loyalty_card": "L-1",
+                "name": "Siti Rahman",
+                "mobile": "+60 12-999 0000",
+                "email": "siti@example.com",
+                "country": "MY",
+            },
+            minutes=5,
+        ),
+    )
+    assert golden_of(hub, "pos", "U-2") == split

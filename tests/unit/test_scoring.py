@@ -261,3 +261,21 @@ def test_the_model_rejects_an_invalid_configuration_with_the_offending_path(
 
     assert error.value.code == "invalid_match_model"
     assert path in error.value.message, description
+
+
+def test_a_record_matching_two_golden_records_a_steward_kept_apart_links_to_one_and_merges_nothing(
+    model: MatchModel,
+) -> None:
+    from hub.domain.matching import decide_match
+
+    def full() -> CleanRecord:
+        return ravi(date_of_birth=date(1980, 3, 14), addresses=(SYDNEY,))
+
+    decision = decide_match(
+        full(),
+        None,
+        {"CUS-0000001": [full()], "CUS-0000002": [full()]},
+        model,
+        distinct_pairs={frozenset(("CUS-0000001", "CUS-0000002"))},
+    )
+    assert (decision.outcome, decision.golden_id, decision.merge) == ("link", "CUS-0000001", ())
