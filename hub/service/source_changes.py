@@ -89,7 +89,9 @@ def _detach(
 CANDIDATE_LIMIT = 50
 
 
-def _candidates(uow: UnitOfWork, record: CleanRecord, current: str | None) -> dict[str, list[CleanRecord]]:
+def candidate_records(
+    uow: UnitOfWork, record: CleanRecord, current: str | None
+) -> dict[str, list[CleanRecord]]:
     """Find candidate golden records through the blocking-key index and load their source records."""
     found = uow.golden_ids_by_keys(blocking_keys(record), CANDIDATE_LIMIT)
     resolved = {uow.resolve(g) for g in found} - {WALK_IN_GOLDEN_ID}
@@ -118,7 +120,7 @@ def _upsert(
     current = None
     if existing is not None and existing.golden_id is not None and not existing.detached:
         current = uow.resolve(existing.golden_id)
-    candidates = _candidates(uow, record, current)
+    candidates = candidate_records(uow, record, current)
     distinct = uow.distinct_from(current, list(candidates)) if current else set()
     pairs = uow.distinct_pairs_among([*candidates, *([current] if current else [])])
     decision: Decision = decide_match(record, current, candidates, ctx.model, distinct, pairs)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, tuple_, update
@@ -357,6 +357,21 @@ class UnitOfWork:
         )
 
     # -- golden records ---------------------------------------------------------------------------
+
+    def golden_ids_changed_within(self, window: timedelta) -> list[str]:
+        """Return active golden records (not CASH) whose row changed within the window, oldest first."""
+        rows = self.conn.execute(
+            select(golden_record.c.golden_id)
+            .where(
+                and_(
+                    golden_record.c.state == "active",
+                    golden_record.c.golden_id != WALK_IN_GOLDEN_ID,
+                    golden_record.c.updated_at > func.now() - window,
+                )
+            )
+            .order_by(golden_record.c.golden_id)
+        ).all()
+        return [r.golden_id for r in rows]
 
     def next_golden_id(self) -> str:
         """Allocate a new, never reused golden id."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.bootstrap import Hub
 from hub.service.intake import InboundMessage, Rejection, read_message
+from hub.service.rematch import recently_changed, rematch_golden
 from hub.service.source_changes import Outcome, apply_source_change, dead_letter_message
 from hub.store.retention import prune
 from hub.store.uow import unit_of_work
@@ -29,6 +30,25 @@ log = logging.getLogger(__name__)
 
 CUSTOMER_SOURCES = ("crm", "pos", "ecommerce")
 PRUNE_INTERVAL_SECONDS = 3600
+SWEEP_INTERVAL_SECONDS = 60
+
+
+def run_rematch_sweep(hub: Hub, window: timedelta) -> int:
+    """Re-match the golden records changed within the window, each in its own short transaction.
+
+    Short transactions keep the sweep from holding locks the stream needs; a deadlock with the
+    stream (PostgreSQL aborts one side) only postpones that golden record to the next sweep.
+    """
+    with unit_of_work(hub.engine) as uow:
+        work = recently_changed(uow, window)
+    merged = 0
+    for golden_id in work:
+        try:
+            with unit_of_work(hub.engine) as uow:
+                merged += len(rematch_golden(uow, golden_id, hub.context()))
+        except DBAPIError:
+            log.warning("re-match of %s failed; the next sweep tries again", golden_id, exc_info=True)
+    return merged
 
 
 def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
@@ -122,6 +142,16 @@ def create_app(hub: Hub) -> faust.App:
             log.info("retention: pruned %s", pruned)
             await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
+    async def sweep_for_duplicates() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+            merged = await asyncio.to_thread(
+                run_rematch_sweep, hub, timedelta(seconds=3 * SWEEP_INTERVAL_SECONDS)
+            )
+            if merged:
+                log.info("re-match sweep merged %d golden records", merged)
+
+    app.task(sweep_for_duplicates)
     app.task(run_outbox_relay)
     app.task(prune_old_rows)
     app.on_before_shutdown.connect(stop_relay)  # type: ignore[arg-type]
