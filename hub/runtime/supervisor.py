@@ -174,7 +174,7 @@ def summary(before: HubFigures, after: HubFigures, api_url: str, logs: Path) -> 
         )
         lines.append(f"    {name:<14}{by_outcome[name]:>5}   ({per_source})")
     created = after.decisions.get("new", 0) - before.decisions.get("new", 0)
-    links = after.identifier_links - before.identifier_links
+    links = after.record_links - before.record_links
     lines += [
         f"  golden records created  {created} (now {sum(after.golden_records.values())} in all: "
         + ", ".join(f"{n} {s}" for s, n in sorted(after.golden_records.items()))

@@ -13,7 +13,7 @@ class HubFigures:
 
     outcomes: dict[tuple[str, str], int]
     decisions: dict[str, int]
-    identifier_links: int
+    record_links: int
     golden_records: dict[str, int]
     open_dead_letters: int
     outbox_backlog: int
@@ -31,8 +31,8 @@ def read_figures(engine: Engine) -> HubFigures:
             r.outcome: int(r.n)
             for r in conn.execute(text("SELECT outcome, count(*) AS n FROM match_decision GROUP BY outcome"))
         }
-        identifier_links = conn.execute(
-            text("SELECT count(*) FROM match_decision WHERE explanation->>'rule' = 'shared_valid_identifier'")
+        record_links = conn.execute(
+            text("SELECT count(*) FROM match_decision WHERE explanation->>'rule' = 'match_score'")
         ).scalar_one()
         golden = {
             r.state: int(r.n)
@@ -50,7 +50,7 @@ def read_figures(engine: Engine) -> HubFigures:
             )
         ).one()
     return HubFigures(
-        outcomes, decisions, int(identifier_links), golden, int(dead), int(backlog[0]), float(backlog[1])
+        outcomes, decisions, int(record_links), golden, int(dead), int(backlog[0]), float(backlog[1])
     )
 
 

@@ -83,6 +83,8 @@ def test_hub_run_demo_processes_the_feed_prints_a_summary_and_stops_everything_o
         n for k, n in expected.items() if k.startswith("dead_letter")
     )
     assert f"http://127.0.0.1:{port}" in output
+    links = re.search(r"links made\s+(\d+)", output)
+    assert links and int(links.group(1)) >= 50, output  # the demo's cross-source duplicates
     assert not (data_dir / "runtime.json").exists()
     broker_port = int(runtime["kafka_bootstrap_servers"].rsplit(":", 1)[1])
     with pytest.raises(OSError):
