@@ -60,6 +60,12 @@ class StoredGoldenRecord:
     data_quality: dict[str, Any]
 
 
+def _stored(row: Any) -> StoredSourceRecord:
+    return StoredSourceRecord(
+        row.source, row.source_record_id, row.golden_id, row.detached, row.last_occurred_at, row.record
+    )
+
+
 def _lock_id(key: str) -> int:
     """Map a key onto PostgreSQL's 64-bit advisory-lock space, stably across processes."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
@@ -115,9 +121,7 @@ class UnitOfWork:
         ).first()
         if row is None:
             return None
-        return StoredSourceRecord(
-            row.source, row.source_record_id, row.golden_id, row.detached, row.last_occurred_at, row.record
-        )
+        return _stored(row)
 
     def save_source_record(
         self,
@@ -157,12 +161,7 @@ class UnitOfWork:
             .where(and_(source_record.c.golden_id == golden_id, source_record.c.detached.is_(False)))
             .order_by(source_record.c.source, source_record.c.source_record_id)
         ).all()
-        return [
-            StoredSourceRecord(
-                r.source, r.source_record_id, r.golden_id, r.detached, r.last_occurred_at, r.record
-            )
-            for r in rows
-        ]
+        return [_stored(r) for r in rows]
 
     def children_of(self, source: str, parent_source_record_id: str) -> list[str]:
         """Return the golden ids whose source records name this parent (resolved once it arrives)."""
@@ -242,11 +241,7 @@ class UnitOfWork:
             )
         ).all()
         for r in rows:
-            found[r.golden_id].append(
-                StoredSourceRecord(
-                    r.source, r.source_record_id, r.golden_id, r.detached, r.last_occurred_at, r.record
-                )
-            )
+            found[r.golden_id].append(_stored(r))
         return found
 
     def distinct_from(self, golden_id: str, others: Collection[str]) -> set[str]:
