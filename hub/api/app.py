@@ -1,26 +1,20 @@
-"""The HTTP API. For now: liveness, readiness and Prometheus metrics; the steward routes come next."""
+"""The HTTP API: operations endpoints without a token; golden records and the review queue behind one."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 from aiokafka.admin import AIOKafkaAdminClient
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 
+from hub.api import problems
+from hub.api.deps import HubDep
+from hub.api.routes import customers, reviews
+from hub.api.security import parse_tokens
 from hub.bootstrap import Hub
 from hub.store.metrics import render_metrics
 from hub.streams.kafka import client_options
-
-
-def get_hub(request: Request) -> Hub:
-    """Return the hub the app was built with."""
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-HubDep = Annotated[Hub, Depends(get_hub)]
 
 
 async def _broker_reachable(hub: Hub) -> bool:
@@ -49,9 +43,14 @@ def create_api(hub: Hub) -> FastAPI:
     api = FastAPI(
         title="Customer master hub",
         version="0.1.0",
-        description="Golden customer records: health, metrics and (next) the steward API.",
+        description="Golden customer records for data stewards: search, detail, history, the review queue. "
+        "Bearer tokens from HUB_API_TOKENS; errors are application/problem+json.",
     )
     api.state.hub = hub
+    api.state.tokens = parse_tokens(hub.settings.api_tokens)
+    problems.install(api)
+    api.include_router(customers.router)
+    api.include_router(reviews.router)
 
     @api.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

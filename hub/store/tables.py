@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     DateTime,
     Double,
     ForeignKey,
@@ -37,6 +38,21 @@ golden_record = Table(
     Column("data_quality", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column(
+        "search_name",
+        Text,
+        Computed(
+            "lower(coalesce(customer->>'legal_name', '') || ' ' || coalesce(customer->>'trading_name', '') "
+            "|| ' ' || coalesce(customer->>'first_name', '') || ' ' || coalesce(customer->>'last_name', ''))",
+            persisted=True,
+        ),
+    ),
+    Index(
+        "ix_golden_record_search_name",
+        "search_name",
+        postgresql_using="gin",
+        postgresql_ops={"search_name": "gin_trgm_ops"},
+    ),
 )
 
 golden_version = Table(
@@ -188,4 +204,18 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("published_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_audit_log_target", "target"),
 )

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from hub.store.tables import (
+    audit_log,
     dead_letter,
     distinct_pair,
     golden_record,
@@ -328,6 +329,28 @@ class UnitOfWork:
             explanation=explanation,
         )
         self.conn.execute(stmt.on_conflict_do_nothing())
+
+    def review_for_update(self, review_id: int) -> Any | None:
+        """Return a match review's row, locked for this transaction."""
+        return self.conn.execute(
+            select(match_review).where(match_review.c.id == review_id).with_for_update()
+        ).first()
+
+    def close_review(self, review_id: int, status: str) -> None:
+        """Close a match review with the steward's outcome."""
+        self.conn.execute(
+            update(match_review)
+            .where(match_review.c.id == review_id)
+            .values(status=status, resolved_at=func.now())
+        )
+
+    def audit(self, *, actor: str, action: str, target: str, reason: str, before: Any, after: Any) -> None:
+        """Record a steward action: who, what, on what, why, and the state before and after."""
+        self.conn.execute(
+            insert(audit_log).values(
+                actor=actor, action=action, target=target, reason=reason, before=before, after=after
+            )
+        )
 
     def supersede_reviews(self, retired_id: str, survivor_id: str) -> None:
         """Close open reviews a merge answered: both sides are now the same golden record."""

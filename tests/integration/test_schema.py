@@ -19,7 +19,7 @@ def test_the_migrated_schema_matches_the_declared_tables(hub: Hub) -> None:
 
 def test_migrating_an_up_to_date_database_changes_nothing(hub: Hub) -> None:
     upgrade(hub.engine)
-    assert rows(hub.engine, "SELECT version_num FROM alembic_version")[0].version_num == "0002"
+    assert rows(hub.engine, "SELECT version_num FROM alembic_version")[0].version_num == "0003"
 
 
 def test_the_walk_in_customer_exists_from_the_first_migration(hub: Hub) -> None:

@@ -1,0 +1,57 @@
+"""Errors as application/problem+json (RFC 9457), with a code a program can branch on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    """An API error: HTTP status, machine-readable code, and a message a person can act on."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    """Render a problem document."""
+    body = {
+        "type": f"urn:hub:problem:{code}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def install(api: FastAPI) -> None:
+    """Make every error of the API a problem document."""
+
+    @api.exception_handler(Problem)
+    async def on_problem(request: Request, error: Problem) -> JSONResponse:
+        response = problem_response(error.status, error.code, error.detail, **error.extra)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @api.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in error.errors()]
+        return problem_response(422, "invalid_request", "the request does not follow the API", errors=errors)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return problem_response(error.status_code, code, str(error.detail))

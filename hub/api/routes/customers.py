@@ -1,0 +1,102 @@
+"""Golden records: search, detail (a retired id redirects to its survivor), history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse
+
+from hub.api.deps import ConnectionDep, Viewer
+from hub.api.problems import Problem
+from hub.domain.errors import InvalidValue
+from hub.domain.identifiers import normalise_tax_id
+from hub.domain.model import RawTaxId
+from hub.domain.normalise import normalise_email, normalise_phone
+from hub.store import queries
+
+router = APIRouter(prefix="/customers", tags=["customers"])
+
+
+@router.get("")
+def search_customers(
+    conn: ConnectionDep,
+    actor: Viewer,
+    q: Annotated[str | None, Query(min_length=2, max_length=200, description="fuzzy name")] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    phone: Annotated[str | None, Query(max_length=40, description="E.164, or with country")] = None,
+    country: Annotated[
+        str | None, Query(pattern="^[A-Za-z]{2}$", description="region for a local phone")
+    ] = None,
+    tax_id: Annotated[str | None, Query(max_length=60)] = None,
+    scheme: Annotated[str | None, Query(max_length=40, description="python-stdnum scheme of tax_id")] = None,
+    golden_id: Annotated[str | None, Query(max_length=40)] = None,
+    source: Annotated[str | None, Query(pattern="^(crm|pos|ecommerce)$")] = None,
+    source_record_id: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    after: Annotated[
+        str | None, Query(max_length=40, description="cursor: the last golden_id of the page")
+    ] = None,
+) -> dict[str, Any]:
+    """Search golden records by one criterion; exact ones page by cursor, names rank by likeness."""
+    given = [
+        n
+        for n, v in [
+            ("q", q),
+            ("email", email),
+            ("phone", phone),
+            ("tax_id", tax_id),
+            ("golden_id", golden_id),
+            ("source_record_id", source_record_id),
+        ]
+        if v
+    ]
+    if len(given) != 1:
+        raise Problem(
+            422, "one_criterion", "give exactly one of q, email, phone, tax_id, golden_id, source_record_id"
+        )
+    try:
+        if q:
+            items = queries.search_by_name(conn, q, limit)
+            return {"items": items, "next": None}
+        if email:
+            items = queries.search_by_key(conn, "email", normalise_email(email), after, limit)
+        elif phone:
+            items = queries.search_by_key(
+                conn, "phone", normalise_phone(phone, country and country.upper()), after, limit
+            )
+        elif tax_id:
+            key = normalise_tax_id(
+                RawTaxId(scheme, tax_id),
+                default_country=country and country.upper(),
+                india_state_codes=frozenset(),
+            ).key
+            items = queries.search_by_key(conn, "identifier", key or "", after, limit)
+        elif golden_id:
+            items = queries.search_by_golden_id(conn, golden_id)
+        else:
+            if source is None:
+                raise Problem(422, "source_required", "source_record_id needs source (crm, pos or ecommerce)")
+            items = queries.search_by_source_ref(conn, source, source_record_id or "", after, limit)
+    except InvalidValue as error:
+        raise Problem(422, error.code, error.message) from error
+    return {"items": items, "next": items[-1]["golden_id"] if len(items) == limit else None}
+
+
+@router.get("/{golden_id}", responses={308: {"description": "retired: the survivor's location"}})
+def get_customer(golden_id: str, conn: ConnectionDep, actor: Viewer) -> Any:
+    """Return a golden record with its source records, lineage and data quality."""
+    detail = queries.golden_detail(conn, golden_id)
+    if detail is None:
+        raise Problem(404, "customer_not_found", f"no golden record {golden_id}")
+    if detail["state"] == "retired" and detail["survivor_id"]:
+        return RedirectResponse(f"/customers/{detail['survivor_id']}", status_code=308)
+    return detail
+
+
+@router.get("/{golden_id}/history")
+def get_customer_history(golden_id: str, conn: ConnectionDep, actor: Viewer) -> dict[str, Any]:
+    """Return every version of a golden record, what caused it, and the match decisions about it."""
+    if queries.golden_detail(conn, golden_id) is None:
+        raise Problem(404, "customer_not_found", f"no golden record {golden_id}")
+    return queries.golden_history(conn, golden_id)

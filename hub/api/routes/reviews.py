@@ -1,0 +1,57 @@
+"""The review queue: open match reviews, the evidence side by side, and the steward's decision."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from hub.api.deps import ConnectionDep, HubDep, Steward, Viewer
+from hub.api.problems import Problem
+from hub.service.stewardship import StewardActionRefused, decide_review
+from hub.store import queries
+from hub.store.uow import unit_of_work
+
+router = APIRouter(prefix="/reviews", tags=["reviews"])
+
+
+class ReviewDecision(BaseModel):
+    """A steward's answer to a match review, with the reason the audit keeps."""
+
+    decision: Literal["merge", "distinct"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+@router.get("")
+def list_reviews(
+    conn: ConnectionDep,
+    actor: Viewer,
+    status: Annotated[Literal["open", "merged", "distinct", "superseded"], Query()] = "open",
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    after: Annotated[int | None, Query(ge=0, description="cursor: the last id of the page")] = None,
+) -> dict[str, Any]:
+    """Return match reviews of a status, oldest first."""
+    items = queries.reviews(conn, status, after, limit)
+    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+
+
+@router.get("/{review_id}")
+def get_review(review_id: int, conn: ConnectionDep, actor: Viewer) -> dict[str, Any]:
+    """Return a review with both records side by side and the per-comparison levels, weights and total."""
+    detail = queries.review_detail(conn, review_id)
+    if detail is None:
+        raise Problem(404, "review_not_found", f"no match review {review_id}")
+    return detail
+
+
+@router.post("/{review_id}/decision")
+def decide(review_id: int, body: ReviewDecision, hub: HubDep, actor: Steward) -> dict[str, Any]:
+    """Merge the two golden records (the older survives) or mark them distinct, never to be auto-linked."""
+    try:
+        with unit_of_work(hub.engine) as uow:
+            return decide_review(
+                uow, review_id, body.decision, reason=body.reason, actor=actor.name, ctx=hub.context()
+            )
+    except StewardActionRefused as refused:
+        raise Problem(refused.status, refused.code, refused.message) from refused

@@ -1,0 +1,231 @@
+"""Read-side queries of the steward API: search, golden record detail, history, review queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, text
+
+from hub.store.tables import (
+    golden_record,
+    golden_version,
+    match_decision,
+    match_key,
+    match_review,
+    source_record,
+)
+
+SUMMARY = [
+    golden_record.c.golden_id,
+    golden_record.c.state,
+    golden_record.c.version,
+    golden_record.c.survivor_id,
+    golden_record.c.customer,
+    golden_record.c.source_refs,
+]
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    customer = row.customer or {}
+    return {
+        "golden_id": row.golden_id,
+        "state": row.state,
+        "version": row.version,
+        "survivor_id": row.survivor_id,
+        "party_type": customer.get("party_type"),
+        "legal_name": customer.get("legal_name"),
+        "first_name": customer.get("first_name"),
+        "last_name": customer.get("last_name"),
+        "emails": customer.get("emails", []),
+        "phones": customer.get("phones", []),
+        "source_refs": row.source_refs,
+    }
+
+
+def search_by_key(
+    conn: Connection, kind: str, value: str, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Find golden records by an exact blocking key (email, phone, identifier), paged by golden id."""
+    ids = select(match_key.c.golden_id).where(and_(match_key.c.kind == kind, match_key.c.value == value))
+    return _page(conn, golden_record.c.golden_id.in_(ids), after, limit)
+
+
+def search_by_source_ref(
+    conn: Connection, source: str, source_record_id: str, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Find the golden record a source reference is attached to."""
+    ids = select(source_record.c.golden_id).where(
+        and_(source_record.c.source == source, source_record.c.source_record_id == source_record_id)
+    )
+    return _page(conn, golden_record.c.golden_id.in_(ids), after, limit)
+
+
+def search_by_golden_id(conn: Connection, golden_id: str) -> list[dict[str, Any]]:
+    """Find one golden record by id."""
+    return _page(conn, golden_record.c.golden_id == golden_id, None, 1)
+
+
+def _page(conn: Connection, condition: Any, after: str | None, limit: int) -> list[dict[str, Any]]:
+    stmt = select(*SUMMARY).where(and_(condition, golden_record.c.golden_id != "CASH"))
+    if after is not None:
+        stmt = stmt.where(golden_record.c.golden_id > after)
+    rows = conn.execute(stmt.order_by(golden_record.c.golden_id).limit(limit)).all()
+    return [_summary(r) for r in rows]
+
+
+def search_by_name(conn: Connection, query: str, limit: int) -> list[dict[str, Any]]:
+    """Fuzzy name search through the trigram index, best first (no total count: SPEC 10)."""
+    # The `%` operator uses the GIN index; ranking only the few hundred it returns keeps it fast.
+    rows = conn.execute(
+        text(
+            """
+            SELECT * FROM (
+                SELECT golden_id, state, version, survivor_id, customer, source_refs,
+                       similarity(search_name, :q) AS score
+                FROM golden_record
+                WHERE search_name % :q AND golden_id <> 'CASH'
+                LIMIT 300
+            ) found
+            ORDER BY score DESC, golden_id
+            LIMIT :limit
+            """
+        ),
+        {"q": query.lower(), "limit": limit},
+    ).all()
+    return [{**_summary(r), "score": round(float(r.score), 4)} for r in rows]
+
+
+def golden_detail(conn: Connection, golden_id: str) -> dict[str, Any] | None:
+    """Return a golden record with its source records, lineage and data quality."""
+    row = conn.execute(select(golden_record).where(golden_record.c.golden_id == golden_id)).first()
+    if row is None:
+        return None
+    sources = conn.execute(
+        select(
+            source_record.c.source,
+            source_record.c.source_record_id,
+            source_record.c.last_occurred_at,
+            source_record.c.payload,
+            source_record.c.issues,
+        )
+        .where(and_(source_record.c.golden_id == golden_id, source_record.c.detached.is_(False)))
+        .order_by(source_record.c.source, source_record.c.source_record_id)
+    ).all()
+    return {
+        "golden_id": row.golden_id,
+        "state": row.state,
+        "version": row.version,
+        "survivor_id": row.survivor_id,
+        "customer": row.customer,
+        "source_refs": row.source_refs,
+        "lineage": row.lineage,
+        "data_quality": row.data_quality,
+        "source_records": [
+            {
+                "source": s.source,
+                "source_record_id": s.source_record_id,
+                "last_occurred_at": s.last_occurred_at.isoformat(),
+                "payload": s.payload,
+                "issues": s.issues,
+            }
+            for s in sources
+        ],
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def golden_history(conn: Connection, golden_id: str) -> dict[str, Any]:
+    """Return every version of a golden record with its cause, and the match decisions about it."""
+    versions = conn.execute(
+        select(golden_version)
+        .where(golden_version.c.golden_id == golden_id)
+        .order_by(golden_version.c.version)
+    ).all()
+    decisions = conn.execute(
+        select(match_decision).where(match_decision.c.golden_id == golden_id).order_by(match_decision.c.id)
+    ).all()
+    return {
+        "golden_id": golden_id,
+        "versions": [
+            {
+                "version": v.version,
+                "event_type": v.event_type,
+                "cause": v.cause,
+                "at": v.created_at.isoformat(),
+                "customer": v.event.get("customer"),
+            }
+            for v in versions
+        ],
+        "decisions": [
+            {
+                "source": d.source,
+                "source_record_id": d.source_record_id,
+                "message_id": d.message_id,
+                "outcome": d.outcome,
+                "explanation": d.explanation,
+                "at": d.decided_at.isoformat(),
+            }
+            for d in decisions
+        ],
+    }
+
+
+def reviews(conn: Connection, status: str, after: int | None, limit: int) -> list[dict[str, Any]]:
+    """Return match reviews of a status, oldest first, paged by id."""
+    stmt = select(match_review).where(match_review.c.status == status)
+    if after is not None:
+        stmt = stmt.where(match_review.c.id > after)
+    rows = conn.execute(stmt.order_by(match_review.c.id).limit(limit)).all()
+    return [_review(r) for r in rows]
+
+
+def _review(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "status": r.status,
+        "source": r.source,
+        "source_record_id": r.source_record_id,
+        "golden_id": r.golden_id,
+        "candidate_golden_id": r.candidate_golden_id,
+        "probability": r.probability,
+        "created_at": r.created_at.isoformat(),
+        "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+    }
+
+
+def review_detail(conn: Connection, review_id: int) -> dict[str, Any] | None:
+    """Return a review with both golden records side by side and the per-comparison evidence."""
+    row = conn.execute(select(match_review).where(match_review.c.id == review_id)).first()
+    if row is None:
+        return None
+    candidates = row.explanation.get("candidates", [])
+    evidence = next((c for c in candidates if c.get("golden_id") == row.candidate_golden_id), None)
+    return {
+        **_review(row),
+        "record": _side(conn, row.golden_id),
+        "candidate": _side(conn, row.candidate_golden_id),
+        "evidence": evidence,
+        "explanation": row.explanation,
+    }
+
+
+def _side(conn: Connection, golden_id: str) -> dict[str, Any]:
+    found = conn.execute(
+        select(golden_record.c.customer, golden_record.c.version, golden_record.c.state).where(
+            golden_record.c.golden_id == golden_id
+        )
+    ).first()
+    if found is None:
+        return {"golden_id": golden_id, "customer": None, "version": None, "state": None}
+    return {
+        "golden_id": golden_id,
+        "customer": found.customer,
+        "version": found.version,
+        "state": found.state,
+    }
+
+
+def count_open_reviews(conn: Connection) -> int:
+    """Count the open match reviews."""
+    return int(conn.execute(select(func.count()).where(match_review.c.status == "open")).scalar_one())

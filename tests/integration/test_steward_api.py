@@ -1,0 +1,179 @@
+"""The steward API over HTTP, against the real PostgreSQL: roles, search, detail, history, reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub.api.app import create_api
+from hub.bootstrap import Hub
+from tests.integration.helpers import customer_events, deliver, rows
+from tests.messages import crm_organisation, envelope
+
+TOKENS = "vera:v-token=viewer,ana:s-token=steward,ops:a-token=admin"
+VIEWER = {"Authorization": "Bearer v-token"}
+STEWARD = {"Authorization": "Bearer s-token"}
+HOME = {
+    "kind": "home",
+    "line1": "12 Jalan Ampang",
+    "city": "Kuala Lumpur",
+    "postal_code": "50450",
+    "country": "MY",
+}
+
+
+@pytest.fixture
+def client(hub: Hub) -> Iterator[TestClient]:
+    wired = replace(hub, settings=hub.settings.model_copy(update={"api_tokens": TOKENS}))
+    with TestClient(create_api(wired)) as test_client:
+        yield test_client
+
+
+def person(first: str, last: str, **extra: object) -> dict[str, object]:
+    return {"party_type": "person", "first_name": first, "last_name": last, "status": "active", **extra}
+
+
+def test_without_a_token_every_data_endpoint_answers_401_as_a_problem(client: TestClient) -> None:
+    for path in ("/customers?q=abc", "/customers/CUS-0000001", "/reviews"):
+        response = client.get(path)
+        assert response.status_code == 401, path
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "unauthenticated"
+    assert client.get("/customers?q=abc", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_viewer_may_read_but_not_decide_a_review(hub: Hub, client: TestClient) -> None:
+    response = client.post(
+        "/reviews/1/decision", json={"decision": "merge", "reason": "same"}, headers=VIEWER
+    )
+    assert response.status_code == 403
+    assert response.json()["code"] == "forbidden"
+
+
+def test_customers_are_found_by_name_email_phone_tax_id_golden_id_and_source_reference(
+    hub: Hub, client: TestClient
+) -> None:
+    deliver(
+        hub,
+        "crm",
+        envelope(
+            "crm",
+            "A-1",
+            crm_organisation(
+                "Novo Handel A/S",
+                vat=("dk_cvr", "13585628"),
+                emails=["Sales@Novo.example"],
+                phones=["+45 33 12 34 56"],
+            ),
+        ),
+    )
+    golden_id = customer_events(hub.engine)[0]["golden_id"]
+
+    queries = [
+        "q=novo handel",
+        "q=nvo handl",
+        "email=sales@novo.example",
+        "phone=33123456&country=DK",
+        "tax_id=DK 13 58 56 28",
+        "tax_id=13585628&scheme=dk_cvr",
+        f"golden_id={golden_id}",
+        "source=crm&source_record_id=A-1",
+    ]
+    for query in queries:
+        response = client.get(f"/customers?{query}", headers=VIEWER)
+        assert response.status_code == 200, (query, response.json())
+        assert [c["golden_id"] for c in response.json()["items"]] == [golden_id], query
+
+
+def test_a_search_needs_exactly_one_criterion_and_valid_values(client: TestClient) -> None:
+    assert client.get("/customers", headers=VIEWER).json()["code"] == "one_criterion"
+    assert client.get("/customers?email=x&q=ab", headers=VIEWER).status_code == 422
+    response = client.get("/customers?email=not-an-email", headers=VIEWER)
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_email")
+    response = client.get("/customers?limit=1000&q=ab", headers=VIEWER)
+    assert response.status_code == 422 and response.json()["errors"][0]["path"] == "query.limit"
+
+
+def test_a_golden_record_shows_its_sources_lineage_and_history_and_404s_when_unknown(
+    hub: Hub, client: TestClient
+) -> None:
+    deliver(hub, "crm", envelope("crm", "H-1", crm_organisation("History Ltd", phones=["12"])))
+    golden_id = customer_events(hub.engine)[0]["golden_id"]
+
+    detail = client.get(f"/customers/{golden_id}", headers=VIEWER).json()
+    assert detail["customer"]["legal_name"] == "History Ltd"
+    assert detail["source_records"][0]["source_record_id"] == "H-1"
+    assert detail["lineage"]["legal_name"]["source_record_id"] == "H-1"
+    assert detail["data_quality"]["issues"][0]["code"] == "invalid_phone"
+    history = client.get(f"/customers/{golden_id}/history", headers=VIEWER).json()
+    assert [v["event_type"] for v in history["versions"]] == ["customer.created"]
+    assert history["decisions"][0]["explanation"]["outcome"] == "new"
+    missing = client.get("/customers/CUS-9999999", headers=VIEWER)
+    assert (missing.status_code, missing.json()["code"]) == (404, "customer_not_found")
+
+
+def test_a_steward_merges_a_review_and_the_retired_id_redirects_to_the_survivor(
+    hub: Hub, client: TestClient
+) -> None:
+    deliver(hub, "crm", envelope("crm", "Q-1", person("Ravi", "Kumar", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "Q-2", person("Ravi", "Kumar"), minutes=1))
+    [review] = client.get("/reviews", headers=VIEWER).json()["items"]
+
+    detail = client.get(f"/reviews/{review['id']}", headers=VIEWER).json()
+    assert (
+        detail["record"]["customer"]["last_name"] == detail["candidate"]["customer"]["last_name"] == "Kumar"
+    )
+    assert {c["comparison"] for c in detail["evidence"]["comparisons"]} >= {"person_name", "address"}
+    assert "total_weight" in detail["evidence"]
+
+    decided = client.post(
+        f"/reviews/{review['id']}/decision",
+        json={"decision": "merge", "reason": "same loyalty customer"},
+        headers=STEWARD,
+    )
+    assert decided.status_code == 200, decided.json()
+    survivor = decided.json()["survivor_id"]
+    retired = (
+        review["golden_id"] if survivor == review["candidate_golden_id"] else review["candidate_golden_id"]
+    )
+    assert customer_events(hub.engine, survivor)[-1]["event_type"] == "customer.merged"
+    redirect = client.get(f"/customers/{retired}", headers=VIEWER, follow_redirects=False)
+    assert (redirect.status_code, redirect.headers["location"]) == (308, f"/customers/{survivor}")
+    [audit] = rows(hub.engine, "SELECT actor, action, reason FROM audit_log")
+    assert tuple(audit) == ("ana", "review.merge", "same loyalty customer")
+
+    again = client.post(
+        f"/reviews/{review['id']}/decision", json={"decision": "merge", "reason": "x"}, headers=STEWARD
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "review_closed")
+
+
+def test_a_pair_marked_distinct_is_never_linked_automatically_again(hub: Hub, client: TestClient) -> None:
+    deliver(hub, "crm", envelope("crm", "Z-1", person("Mei", "Tan", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "Z-2", person("Mei", "Tan"), minutes=1))
+    [review] = client.get("/reviews", headers=VIEWER).json()["items"]
+
+    response = client.post(
+        f"/reviews/{review['id']}/decision", json={"decision": "distinct", "reason": "twins"}, headers=STEWARD
+    )
+    assert response.json()["status"] == "distinct"
+
+    deliver(
+        hub,
+        "crm",
+        envelope("crm", "Z-2", person("Mei", "Tan", addresses=[HOME], date_of_birth="1990-01-01"), minutes=2),
+    )
+    rows_now = rows(
+        hub.engine, "SELECT DISTINCT golden_id FROM source_record WHERE source_record_id LIKE 'Z-%'"
+    )
+    assert len(rows_now) == 2
+
+
+def test_a_decision_without_a_reason_is_rejected_with_the_field_path(client: TestClient) -> None:
+    response = client.post("/reviews/1/decision", json={"decision": "merge"}, headers=STEWARD)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["path"] == "body.reason"
