@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Engine, text
 
 from hub.bootstrap import create_db_engine
@@ -108,6 +109,35 @@ def outbox_drained(engine: Engine) -> bool:
     """Tell whether the relay published every committed event."""
     with engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one() == 0
+
+
+def consumed_everything(settings: Settings, source: str = "crm") -> bool:
+    """Tell whether the worker's group committed offsets at the end of every partition of a source topic.
+
+    Offsets are committed only after the database transaction, so this is the signal that every message
+    was applied; counting outcomes is not, since redeliveries after a crash add duplicate outcomes.
+    """
+
+    async def check() -> bool:
+        topic = settings.source_topics[source]
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        await admin.start()
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+            ends = await consumer.end_offsets(partitions)
+            committed = await admin.list_consumer_group_offsets(
+                settings.consumer_group, partitions=partitions
+            )
+            return all(tp in committed and committed[tp].offset >= ends[tp] for tp in partitions)
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(check())
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[dict[str, Any]]:

@@ -85,8 +85,8 @@ def _detach(
         refresh_golden(uow, uow.resolve(golden_id), ctx, cause)
 
 
-#: At most this many candidate golden records are scored per message (blocking keys bound it anyway).
-CANDIDATE_LIMIT = 50
+#: At most this many candidate golden records, those sharing the most blocking keys, are scored per message.
+CANDIDATE_LIMIT = 20
 
 
 def candidate_records(

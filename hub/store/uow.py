@@ -220,16 +220,22 @@ class UnitOfWork:
             )
 
     def golden_ids_by_keys(self, keys: Sequence[tuple[str, str]], limit: int) -> list[str]:
-        """Return golden ids sharing any blocking key, in one index probe per key; at most `limit`."""
+        """Return the golden ids sharing the most blocking keys with a record, at most `limit`.
+
+        Ranking by shared keys keeps a common key (a shared office building's postcode) from crowding
+        out the candidate that also shares a name or a date of birth.
+        """
         if not keys:
             return []
+        shared = func.count().label("shared")
         rows = self.conn.execute(
-            select(match_key.c.golden_id)
+            select(match_key.c.golden_id, shared)
             .where(tuple_(match_key.c.kind, match_key.c.value).in_(list(keys)))
-            .distinct()
+            .group_by(match_key.c.golden_id)
+            .order_by(shared.desc(), match_key.c.golden_id)
             .limit(limit)
         ).all()
-        return sorted(r.golden_id for r in rows)
+        return [r.golden_id for r in rows]
 
     def attached_records_of(self, golden_ids: Collection[str]) -> dict[str, list[StoredSourceRecord]]:
         """Return the attached source records of several golden records at once."""

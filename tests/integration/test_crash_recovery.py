@@ -14,11 +14,24 @@ from sqlalchemy import Engine, text
 from hub.bootstrap import create_db_engine
 from hub.settings import Settings
 from tests.messages import crm_organisation, encode, envelope
-from tests.running import WorkerProcess, outbox_drained, processed_count, publish_messages, wait_until
+from tests.running import (
+    WorkerProcess,
+    consumed_everything,
+    outbox_drained,
+    processed_count,
+    publish_messages,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
 STREAM_LENGTH = 2000
+
+
+def _word(n: int) -> str:
+    """Return a made-up word for n, so that no two customers of the stream look alike."""
+    rng = random.Random(n)
+    return "".join(rng.choice("bcdfghjklmnprstvz") + rng.choice("aeiou") for _ in range(3)).capitalize()
 
 
 def _stream() -> list[tuple[bytes | None, bytes]]:
@@ -41,8 +54,21 @@ def _stream() -> list[tuple[bytes | None, bytes]]:
             messages.append(messages[rng.randrange(len(messages))])  # a redelivery
             continue
         at = minutes[ref] if roll <= 0.91 else minutes[ref] - 5  # some stale updates
+        number = int(ref[5:])
         payload = crm_organisation(
-            f"Company {ref} Ltd", emails=[f"v{minutes[ref]}@{ref.lower()}.example"], status="active"
+            f"{_word(number)} {_word(number * 7 + 3)} Ltd",
+            emails=[f"v{minutes[ref]}@{ref.lower()}.example"],
+            status="active",
+            addresses=[
+                {
+                    "kind": "billing",
+                    "line1": f"{number} {_word(number * 3 + 1)} Road",
+                    "city": "Aarhus",
+                    "postal_code": f"{8000 + number}",
+                    "country": "DK",
+                }
+            ],
+            contacts=[{"name": f"{_word(number + 11)} {_word(number + 5)}", "primary": True}],
         )
         document = envelope(
             "crm", ref, payload, minutes=at, message_id=str(uuid.UUID(int=rng.getrandbits(128)))
@@ -109,9 +135,7 @@ def _run(
             assert processed_count(engine) < len(stream), "the worker finished before it could be killed"
             worker.start()
         wait_until(
-            lambda: processed_count(engine) >= len(stream) and outbox_drained(engine),
-            timeout=180,
-            message=worker.log,
+            lambda: consumed_everything(settings) and outbox_drained(engine), timeout=300, message=worker.log
         )
         assert worker.stop() == 0, worker.log()
         return _snapshot(engine)
