@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from hub.service.golden import PublishContext
-from hub.service.merging import merge_golden_records
+from hub.service.merging import UnmergeRefused, merge_golden_records, unmerge_source_records
 from hub.store.uow import UnitOfWork
 
 
@@ -59,6 +59,83 @@ def decide_review(
         target=f"review:{review_id}",
         reason=reason,
         before={"status": "open", "golden_ids": [first, second]},
+        after=result,
+    )
+    return result
+
+
+def _check_version(uow: UnitOfWork, golden_id: str, expected: int) -> None:
+    golden = uow.golden(golden_id, for_update=True)
+    if golden is None:
+        raise StewardActionRefused("customer_not_found", f"no golden record {golden_id}", 404)
+    if golden.state != "active":
+        raise StewardActionRefused("not_active", f"{golden_id} is {golden.state}, not active")
+    if golden.version != expected:
+        raise StewardActionRefused(
+            "version_conflict",
+            f"{golden_id} is at version {golden.version}, not {expected}; reload and retry",
+        )
+
+
+def merge_by_hand(
+    uow: UnitOfWork,
+    golden_id: str,
+    other_ids: list[str],
+    *,
+    expected_version: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Merge other golden records into this one, which survives, as a steward decided."""
+    _check_version(uow, golden_id, expected_version)
+    others = sorted({uow.resolve(o) for o in other_ids} - {golden_id})
+    if not others:
+        raise StewardActionRefused("nothing_to_merge", "name at least one other golden record", 422)
+    for other in others:
+        found = uow.golden(other)
+        if found is None or found.state != "active" or other == "CASH":
+            raise StewardActionRefused("not_mergeable", f"{other} is not an active golden record", 422)
+    cause = {"steward": actor, "action": "merge", "reason": reason}
+    merge_golden_records(uow, golden_id, others, ctx, cause)
+    after = uow.golden(golden_id)
+    result = {"golden_id": golden_id, "merged_ids": others, "version": after.version if after else None}
+    uow.audit(
+        actor=actor,
+        action="merge",
+        target=golden_id,
+        reason=reason,
+        before={"version": expected_version, "other_ids": others},
+        after=result,
+    )
+    return result
+
+
+def unmerge_by_hand(
+    uow: UnitOfWork,
+    golden_id: str,
+    source_refs: list[tuple[str, str]],
+    *,
+    expected_version: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Split source records off into a new golden record, as a steward decided."""
+    _check_version(uow, golden_id, expected_version)
+    cause = {"steward": actor, "action": "unmerge", "reason": reason}
+    try:
+        new_id = unmerge_source_records(uow, golden_id, source_refs, ctx, cause, actor=actor)
+    except UnmergeRefused as refused:
+        raise StewardActionRefused(refused.code, refused.message, 422) from refused
+    after = uow.golden(golden_id)
+    result = {"golden_id": golden_id, "split_into": new_id, "version": after.version if after else None}
+    uow.audit(
+        actor=actor,
+        action="unmerge",
+        target=golden_id,
+        reason=reason,
+        before={"version": expected_version, "source_refs": [list(r) for r in source_refs]},
         after=result,
     )
     return result

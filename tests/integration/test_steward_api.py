@@ -177,3 +177,69 @@ def test_a_decision_without_a_reason_is_rejected_with_the_field_path(client: Tes
     response = client.post("/reviews/1/decision", json={"decision": "merge"}, headers=STEWARD)
     assert response.status_code == 422
     assert response.json()["errors"][0]["path"] == "body.reason"
+
+
+def _two_companies(hub: Hub) -> tuple[str, str]:
+    deliver(hub, "crm", envelope("crm", "MM-1", crm_organisation("Alpha Trading Pte Ltd")))
+    deliver(hub, "crm", envelope("crm", "MM-2", crm_organisation("Omega Logistics GmbH"), minutes=1))
+    first = customer_events(hub.engine)[0]["golden_id"]
+    second = customer_events(hub.engine)[1]["golden_id"]
+    return first, second
+
+
+def test_a_merge_needs_the_version_it_was_based_on(hub: Hub, client: TestClient) -> None:
+    first, second = _two_companies(hub)
+    body = {"other_ids": [second], "reason": "one company"}
+
+    missing = client.post(f"/customers/{first}/merge", json=body, headers=STEWARD)
+    assert (missing.status_code, missing.json()["code"]) == (428, "version_required")
+    stale = client.post(f"/customers/{first}/merge", json=body, headers={**STEWARD, "If-Match": "7"})
+    assert (stale.status_code, stale.json()["code"]) == (409, "version_conflict")
+    assert customer_events(hub.engine, second)[-1]["event_type"] == "customer.created"  # nothing changed
+
+
+def test_a_steward_merges_by_hand_and_unmerges_again(hub: Hub, client: TestClient) -> None:
+    first, second = _two_companies(hub)
+
+    merged = client.post(
+        f"/customers/{first}/merge",
+        json={"other_ids": [second], "reason": "one company", "version": 1},
+        headers=STEWARD,
+    )
+    assert merged.status_code == 200, merged.json()
+    assert merged.json()["merged_ids"] == [second]
+    assert customer_events(hub.engine, first)[-1]["event_type"] == "customer.merged"
+    version = merged.json()["version"]
+
+    split = client.post(
+        f"/customers/{first}/unmerge",
+        json={
+            "source_refs": [{"source": "crm", "source_record_id": "MM-2"}],
+            "reason": "two companies after all",
+        },
+        headers={**STEWARD, "If-Match": f'"{version}"'},
+    )
+    assert split.status_code == 200, split.json()
+    new_id = split.json()["split_into"]
+    assert customer_events(hub.engine, first)[-1]["event_type"] == "customer.unmerged"
+    assert customer_events(hub.engine, new_id)[-1]["customer"]["legal_name"] == "Omega Logistics GmbH"
+    actions = [r.action for r in rows(hub.engine, "SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["merge", "unmerge"]
+
+
+def test_an_unmerge_of_a_record_not_attached_is_refused_with_a_code(hub: Hub, client: TestClient) -> None:
+    first, _ = _two_companies(hub)
+    response = client.post(
+        f"/customers/{first}/unmerge",
+        json={"source_refs": [{"source": "crm", "source_record_id": "MM-2"}], "reason": "x", "version": 1},
+        headers=STEWARD,
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "not_attached")
+    assert (
+        client.post(
+            f"/customers/{first}/merge",
+            json={"other_ids": ["x"], "reason": "x", "version": 1},
+            headers=VIEWER,
+        ).status_code
+        == 403
+    )

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 
-from hub.api.deps import ConnectionDep, Viewer
+from hub.api.deps import ConnectionDep, HubDep, Steward, Viewer
 from hub.api.problems import Problem
 from hub.domain.errors import InvalidValue
 from hub.domain.identifiers import normalise_tax_id
 from hub.domain.model import RawTaxId
 from hub.domain.normalise import normalise_email, normalise_phone
+from hub.service.stewardship import StewardActionRefused, merge_by_hand, unmerge_by_hand
 from hub.store import queries
+from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -100,3 +104,87 @@ def get_customer_history(golden_id: str, conn: ConnectionDep, actor: Viewer) -> 
     if queries.golden_detail(conn, golden_id) is None:
         raise Problem(404, "customer_not_found", f"no golden record {golden_id}")
     return queries.golden_history(conn, golden_id)
+
+
+class SourceRefIn(BaseModel):
+    """A source reference: which source system, which record."""
+
+    source: Literal["crm", "pos", "ecommerce"]
+    source_record_id: str = Field(min_length=1, max_length=200)
+
+
+class MergeRequest(BaseModel):
+    """Merge other golden records into the one in the path."""
+
+    other_ids: list[str] = Field(min_length=1, max_length=50)
+    reason: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+
+
+class UnmergeRequest(BaseModel):
+    """Split source records off into a new golden record."""
+
+    source_refs: list[SourceRefIn] = Field(min_length=1, max_length=50)
+    reason: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> int:
+    """Read the version a change is based on, from If-Match (`7` or `"7"`) or the body; 428 without either."""
+    if if_match is not None:
+        try:
+            return int(if_match.strip().strip('"').removeprefix('W/"').strip('"'))
+        except ValueError as error:
+            raise Problem(
+                400, "invalid_if_match", "If-Match must be the version number, such as 7"
+            ) from error
+    if body_version is None:
+        raise Problem(
+            428, "version_required", "send the version the change is based on, as If-Match or version"
+        )
+    return body_version
+
+
+def _run(hub: HubDep, action: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    try:
+        with unit_of_work(hub.engine) as uow:
+            return action(uow, *args, ctx=hub.context(), **kwargs)
+    except StewardActionRefused as refused:
+        raise Problem(refused.status, refused.code, refused.message) from refused
+
+
+@router.post("/{golden_id}/merge")
+def merge_customers(
+    golden_id: str,
+    body: MergeRequest,
+    hub: HubDep,
+    actor: Steward,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Merge other golden records into this one, which survives; publishes merged and retired events."""
+    version = expected_version(if_match, body.version)
+    return _run(
+        hub,
+        merge_by_hand,
+        golden_id,
+        body.other_ids,
+        expected_version=version,
+        reason=body.reason,
+        actor=actor.name,
+    )
+
+
+@router.post("/{golden_id}/unmerge")
+def unmerge_customer(
+    golden_id: str,
+    body: UnmergeRequest,
+    hub: HubDep,
+    actor: Steward,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Split source records off into a new golden record; publishes customer.unmerged and customer.created."""
+    version = expected_version(if_match, body.version)
+    refs = [(r.source, r.source_record_id) for r in body.source_refs]
+    return _run(
+        hub, unmerge_by_hand, golden_id, refs, expected_version=version, reason=body.reason, actor=actor.name
+    )
