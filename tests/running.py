@@ -128,6 +128,14 @@ def consumed_everything(settings: Settings, source: str = "crm") -> bool:
         await consumer.start()
         try:
             partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
+            if not partitions:
+                # A fresh client may not have the topic's metadata yet; no partitions must not read as "done".
+                await consumer.force_metadata_update()
+                partitions = [
+                    TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())
+                ]
+            if not partitions:
+                return False
             ends = await consumer.end_offsets(partitions)
             committed = await admin.list_consumer_group_offsets(
                 settings.consumer_group, partitions=partitions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from hub.bootstrap import create_db_engine
 from hub.settings import Settings
+from hub.streams.kafka import ensure_topics
 from tests.messages import crm_organisation, encode, envelope
 from tests.running import (
     WorkerProcess,
@@ -90,6 +92,10 @@ def _snapshot(engine: Engine) -> dict[str, Any]:
         outbox = conn.execute(text("SELECT topic, golden_id, value FROM outbox ORDER BY id")).all()
         outcomes = dict(conn.execute(text("SELECT outcome, count FROM message_outcome")).all())
         processed = conn.execute(text("SELECT count(*) FROM processed_message")).scalar_one()
+        processed_ids = {
+            (r.message_id, r.outcome)
+            for r in conn.execute(text("SELECT message_id, outcome FROM processed_message"))
+        }
     events = []
     letters = []
     for row in outbox:
@@ -106,6 +112,7 @@ def _snapshot(engine: Engine) -> dict[str, Any]:
         "dead_letters": sorted(letters),
         "outcomes": outcomes,
         "processed": processed,
+        "processed_ids": processed_ids,
     }
 
 
@@ -127,8 +134,9 @@ def _run(
     engine = create_db_engine(settings.database_url or "")
     worker = WorkerProcess(settings, Path(settings.data_dir) / "worker.log")
     try:
-        worker.start()
+        asyncio.run(ensure_topics(settings))
         publish_messages(settings, "crm", stream)
+        worker.start()
         if kill_after is not None:
             wait_until(lambda: processed_count(engine) >= kill_after, timeout=120, message=worker.log)
             worker.kill()
@@ -159,6 +167,9 @@ def test_a_worker_killed_mid_stream_and_restarted_applies_every_message_exactly_
     )
 
     assert calm["outcomes"].get("duplicate", 0) > 0 and calm["outcomes"].get("stale", 0) > 0
+    only_calm = calm["processed_ids"] - killed["processed_ids"]
+    only_killed = killed["processed_ids"] - calm["processed_ids"]
+    assert (only_calm, only_killed) == (set(), set()), "the runs applied different messages"
     assert killed["golden"] == calm["golden"]
     assert killed["events"] == calm["events"]
     assert killed["processed"] == calm["processed"]
