@@ -111,6 +111,15 @@ def outbox_drained(engine: Engine) -> bool:
         return conn.execute(text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar_one() == 0
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Return a topic's partitions, loading metadata first: a fresh client may not have it yet."""
+    known = consumer.partitions_for_topic(topic)
+    if not known:
+        await consumer.force_metadata_update()
+        known = consumer.partitions_for_topic(topic)
+    return [TopicPartition(topic, p) for p in sorted(known or set())]
+
+
 def consumed_everything(settings: Settings, source: str = "crm") -> bool:
     """Tell whether the worker's group committed offsets at the end of every partition of a source topic.
 
@@ -127,13 +136,7 @@ def consumed_everything(settings: Settings, source: str = "crm") -> bool:
         await admin.start()
         await consumer.start()
         try:
-            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-            if not partitions:
-                # A fresh client may not have the topic's metadata yet; no partitions must not read as "done".
-                await consumer.force_metadata_update()
-                partitions = [
-                    TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())
-                ]
+            partitions = await partitions_of(consumer, topic)
             if not partitions:
                 return False
             ends = await consumer.end_offsets(partitions)
@@ -155,12 +158,7 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[dict[st
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            partitions = [TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())]
-            if not partitions:
-                await consumer.force_metadata_update()
-                partitions = [
-                    TopicPartition(topic, p) for p in (consumer.partitions_for_topic(topic) or set())
-                ]
+            partitions = await partitions_of(consumer, topic)
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
             ends = await consumer.end_offsets(partitions)

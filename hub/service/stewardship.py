@@ -77,6 +77,16 @@ def _check_version(uow: UnitOfWork, golden_id: str, expected: int) -> None:
         )
 
 
+def _audited(
+    uow: UnitOfWork, golden_id: str, action: str, *, actor: str, reason: str, before: Any, **outcome: Any
+) -> dict[str, Any]:
+    """Write the audit entry of a steward change and return its result, with the record's new version."""
+    after = uow.golden(golden_id)
+    result = {"golden_id": golden_id, **outcome, "version": after.version if after else None}
+    uow.audit(actor=actor, action=action, target=golden_id, reason=reason, before=before, after=result)
+    return result
+
+
 def merge_by_hand(
     uow: UnitOfWork,
     golden_id: str,
@@ -98,17 +108,15 @@ def merge_by_hand(
             raise StewardActionRefused("not_mergeable", f"{other} is not an active golden record", 422)
     cause = {"steward": actor, "action": "merge", "reason": reason}
     merge_golden_records(uow, golden_id, others, ctx, cause)
-    after = uow.golden(golden_id)
-    result = {"golden_id": golden_id, "merged_ids": others, "version": after.version if after else None}
-    uow.audit(
+    return _audited(
+        uow,
+        golden_id,
+        "merge",
         actor=actor,
-        action="merge",
-        target=golden_id,
         reason=reason,
         before={"version": expected_version, "other_ids": others},
-        after=result,
+        merged_ids=others,
     )
-    return result
 
 
 def unmerge_by_hand(
@@ -128,14 +136,12 @@ def unmerge_by_hand(
         new_id = unmerge_source_records(uow, golden_id, source_refs, ctx, cause, actor=actor)
     except UnmergeRefused as refused:
         raise StewardActionRefused(refused.code, refused.message, 422) from refused
-    after = uow.golden(golden_id)
-    result = {"golden_id": golden_id, "split_into": new_id, "version": after.version if after else None}
-    uow.audit(
+    return _audited(
+        uow,
+        golden_id,
+        "unmerge",
         actor=actor,
-        action="unmerge",
-        target=golden_id,
         reason=reason,
         before={"version": expected_version, "source_refs": [list(r) for r in source_refs]},
-        after=result,
+        split_into=new_id,
     )
-    return result
