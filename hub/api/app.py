@@ -8,9 +8,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 
-from hub.api import problems
+from hub.api import latency, problems
 from hub.api.deps import HubDep
-from hub.api.routes import customers, reviews
+from hub.api.routes import customers, dead_letters, reviews
 from hub.api.security import parse_tokens
 from hub.bootstrap import Hub
 from hub.store.metrics import render_metrics
@@ -49,8 +49,11 @@ def create_api(hub: Hub) -> FastAPI:
     api.state.hub = hub
     api.state.tokens = parse_tokens(hub.settings.api_tokens)
     problems.install(api)
+    request_latency = latency.RequestLatency()
+    latency.install(api, request_latency)
     api.include_router(customers.router)
     api.include_router(reviews.router)
+    api.include_router(dead_letters.router)
 
     @api.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
@@ -73,8 +76,8 @@ def create_api(hub: Hub) -> FastAPI:
 
     @api.get("/metrics", tags=["operations"])
     async def metrics(hub: HubDep) -> Response:
-        """Expose Prometheus metrics: messages by outcome and source, dead letters, outbox backlog."""
-        body = await asyncio.to_thread(render_metrics, hub.engine)
+        """Expose Prometheus metrics: messages, decisions, reviews, dead letters, outbox, request latency."""
+        body = await asyncio.to_thread(render_metrics, hub.engine) + request_latency.render()
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return api

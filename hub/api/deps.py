@@ -54,3 +54,4 @@ def require(role: str) -> Callable[..., Actor]:
 
 Viewer = Annotated[Actor, Depends(require("viewer"))]
 Steward = Annotated[Actor, Depends(require("steward"))]
+Admin = Annotated[Actor, Depends(require("admin"))]

@@ -9,6 +9,7 @@ from typing import Any
 
 from contracts.outbound import CustomerEvent
 from hub.domain.model import Address, Contact, TaxId
+from hub.domain.overrides import Override, apply_overrides
 from hub.domain.scoring import MatchModel
 from hub.domain.survivorship import GoldenAttributes, SurvivorshipRules, credit_as_dict, survive
 from hub.store.codec import record_from_json
@@ -130,11 +131,13 @@ def refresh_golden(
     *,
     event_type: str | None = None,
     extra: dict[str, Any] | None = None,
+    blacklisted: bool | None = None,
 ) -> bool:
     """Re-run survivorship over a golden record's source records; write a version if anything changed.
 
-    Returns whether a new version was written. A golden record left with no source records is
-    deactivated (never deleted).
+    Steward overrides are laid over the surviving values; `blacklisted` changes the blacklist flag,
+    which otherwise carries over. Returns whether a new version was written. A golden record left
+    with no source records is deactivated (never deleted).
     """
     golden = uow.golden(golden_id, for_update=True)
     if golden is None or golden.state in ("retired", "erased"):
@@ -153,7 +156,10 @@ def refresh_golden(
         )
         return True
 
-    attributes = survive([record_from_json(s.record) for s in stored], ctx.rules)
+    overrides = {
+        o.attribute: Override(o.attribute, o.value, o.actor, o.set_at) for o in uow.overrides(golden_id)
+    }
+    attributes = apply_overrides(survive([record_from_json(s.record) for s in stored], ctx.rules), overrides)
     parent_golden_id = None
     parent_ref = attributes.values.get("parent_source_record_id")
     parent_lineage = attributes.lineage.get("parent_source_record_id")
@@ -162,7 +168,8 @@ def refresh_golden(
         parent_golden_id = uow.resolve(found) if found else None
         if parent_golden_id == golden_id:
             parent_golden_id = None
-    blacklisted = bool(golden.customer and golden.customer.get("blacklisted"))
+    if blacklisted is None:
+        blacklisted = bool(golden.customer and golden.customer.get("blacklisted"))
     updated = replace(
         golden,
         state="active",

@@ -17,12 +17,19 @@ from hub.store.uow import UnitOfWork
 def merge_golden_records(
     uow: UnitOfWork, survivor_id: str, retired_ids: Sequence[str], ctx: PublishContext, cause: dict[str, Any]
 ) -> None:
-    """Move the retired records' sources to the survivor, retire them, publish merged and retired events."""
+    """Move the retired records' sources to the survivor, retire them, publish merged and retired events.
+
+    A blacklisted record keeps its customer blacklisted after a merge; overrides carry over where the
+    survivor has none of its own.
+    """
+    blacklisted = False
     for retired_id in retired_ids:
         golden = uow.golden(retired_id, for_update=True)
         if golden is None or golden.state in ("retired", "erased") or retired_id == survivor_id:
             continue
+        blacklisted = blacklisted or bool(golden.customer and golden.customer.get("blacklisted"))
         uow.move_source_records(retired_id, survivor_id)
+        uow.move_overrides(retired_id, survivor_id)
         retired = replace(
             golden,
             state="retired",
@@ -40,7 +47,13 @@ def merge_golden_records(
         )
         uow.supersede_reviews(retired_id, survivor_id)
     refresh_golden(
-        uow, survivor_id, ctx, cause, event_type="customer.merged", extra={"merged_ids": list(retired_ids)}
+        uow,
+        survivor_id,
+        ctx,
+        cause,
+        event_type="customer.merged",
+        extra={"merged_ids": list(retired_ids)},
+        blacklisted=True if blacklisted else None,
     )
 
 

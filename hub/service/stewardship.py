@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from hub.service.golden import PublishContext
+from hub.domain.errors import InvalidValue
+from hub.domain.overrides import parse_override
+from hub.service.golden import PublishContext, refresh_golden
 from hub.service.merging import UnmergeRefused, merge_golden_records, unmerge_source_records
 from hub.store.uow import UnitOfWork
 
@@ -144,4 +146,97 @@ def unmerge_by_hand(
         reason=reason,
         before={"version": expected_version, "source_refs": [list(r) for r in source_refs]},
         split_into=new_id,
+    )
+
+
+def override_attribute(
+    uow: UnitOfWork,
+    golden_id: str,
+    attribute: str,
+    value: Any,
+    *,
+    expected_version: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Set a steward's value for one attribute; it wins over every source until it is removed."""
+    _check_version(uow, golden_id, expected_version)
+    try:
+        parse_override(attribute, value)
+    except InvalidValue as invalid:
+        raise StewardActionRefused(invalid.code, invalid.message, 422) from invalid
+    before = next((o.value for o in uow.overrides(golden_id) if o.attribute == attribute), None)
+    uow.set_override(golden_id, attribute, value, actor=actor, reason=reason)
+    cause = {"steward": actor, "action": "override.set", "attribute": attribute, "reason": reason}
+    refresh_golden(uow, golden_id, ctx, cause)
+    return _audited(
+        uow,
+        golden_id,
+        "override.set",
+        actor=actor,
+        reason=reason,
+        before={"version": expected_version, "attribute": attribute, "override": before},
+        attribute=attribute,
+        override=value,
+    )
+
+
+def remove_override(
+    uow: UnitOfWork,
+    golden_id: str,
+    attribute: str,
+    *,
+    expected_version: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Remove a steward's value, so that survivorship chooses the attribute from the sources again."""
+    _check_version(uow, golden_id, expected_version)
+    before = next((o.value for o in uow.overrides(golden_id) if o.attribute == attribute), None)
+    if not uow.remove_override(golden_id, attribute):
+        raise StewardActionRefused("override_not_found", f"{golden_id} has no override of {attribute}", 404)
+    cause = {"steward": actor, "action": "override.remove", "attribute": attribute, "reason": reason}
+    refresh_golden(uow, golden_id, ctx, cause)
+    return _audited(
+        uow,
+        golden_id,
+        "override.remove",
+        actor=actor,
+        reason=reason,
+        before={"version": expected_version, "attribute": attribute, "override": before},
+        attribute=attribute,
+        override=None,
+    )
+
+
+def set_blacklisted(
+    uow: UnitOfWork,
+    golden_id: str,
+    blacklisted: bool,
+    *,
+    expected_version: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Put a customer on the blacklist or take it off; the credit status follows."""
+    _check_version(uow, golden_id, expected_version)
+    golden = uow.golden(golden_id)
+    was = bool(golden and golden.customer and golden.customer.get("blacklisted"))
+    if was == blacklisted:
+        state = "on" if was else "not on"
+        raise StewardActionRefused("blacklist_unchanged", f"{golden_id} is already {state} the blacklist")
+    action = "blacklist.add" if blacklisted else "blacklist.remove"
+    cause = {"steward": actor, "action": action, "reason": reason}
+    refresh_golden(uow, golden_id, ctx, cause, event_type="customer.updated", blacklisted=blacklisted)
+    return _audited(
+        uow,
+        golden_id,
+        action,
+        actor=actor,
+        reason=reason,
+        before={"version": expected_version, "blacklisted": was},
+        blacklisted=blacklisted,
     )

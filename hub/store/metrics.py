@@ -18,6 +18,8 @@ class HubFigures:
     open_dead_letters: int
     outbox_backlog: int
     outbox_oldest_age_seconds: float
+    open_reviews: int = 0
+    open_alerts: int = 0
 
 
 def read_figures(engine: Engine) -> HubFigures:
@@ -49,8 +51,20 @@ def read_figures(engine: Engine) -> HubFigures:
                 "FROM outbox WHERE published_at IS NULL"
             )
         ).one()
+        reviews = conn.execute(text("SELECT count(*) FROM match_review WHERE status = 'open'")).scalar_one()
+        alerts = conn.execute(
+            text("SELECT count(*) FROM customer_alert WHERE resolved_at IS NULL")
+        ).scalar_one()
     return HubFigures(
-        outcomes, decisions, int(record_links), golden, int(dead), int(backlog[0]), float(backlog[1])
+        outcomes,
+        decisions,
+        int(record_links),
+        golden,
+        int(dead),
+        int(backlog[0]),
+        float(backlog[1]),
+        int(reviews),
+        int(alerts),
     )
 
 
@@ -76,6 +90,12 @@ def render_metrics(engine: Engine) -> str:
         "# HELP hub_dead_letters Dead letters not yet replayed.",
         "# TYPE hub_dead_letters gauge",
         f"hub_dead_letters {figures.open_dead_letters}",
+        "# HELP hub_open_reviews Match reviews waiting for a steward.",
+        "# TYPE hub_open_reviews gauge",
+        f"hub_open_reviews {figures.open_reviews}",
+        "# HELP hub_open_alerts Customer alerts (such as suspected blacklist matches) not yet resolved.",
+        "# TYPE hub_open_alerts gauge",
+        f"hub_open_alerts {figures.open_alerts}",
         "# HELP hub_outbox_backlog Outbox events not yet published.",
         "# TYPE hub_outbox_backlog gauge",
         f"hub_outbox_backlog {figures.outbox_backlog}",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, text
 
 from hub.store.tables import (
+    customer_alert,
+    dead_letter,
+    golden_override,
     golden_record,
     golden_version,
     match_decision,
@@ -130,6 +134,28 @@ def golden_detail(conn: Connection, golden_id: str) -> dict[str, Any] | None:
             }
             for s in sources
         ],
+        "overrides": [
+            {
+                "attribute": o.attribute,
+                "value": o.value,
+                "actor": o.actor,
+                "reason": o.reason,
+                "set_at": o.set_at.isoformat(),
+            }
+            for o in conn.execute(
+                select(golden_override)
+                .where(golden_override.c.golden_id == golden_id)
+                .order_by(golden_override.c.attribute)
+            )
+        ],
+        "alerts": [
+            {"id": a.id, "kind": a.kind, "detail": a.detail, "raised_at": a.raised_at.isoformat()}
+            for a in conn.execute(
+                select(customer_alert)
+                .where(and_(customer_alert.c.golden_id == golden_id, customer_alert.c.resolved_at.is_(None)))
+                .order_by(customer_alert.c.id)
+            )
+        ],
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
@@ -229,3 +255,46 @@ def _side(conn: Connection, golden_id: str) -> dict[str, Any]:
 def count_open_reviews(conn: Connection) -> int:
     """Count the open match reviews."""
     return int(conn.execute(select(func.count()).where(match_review.c.status == "open")).scalar_one())
+
+
+def dead_letters(
+    conn: Connection,
+    *,
+    status: str,
+    source_topic: str | None,
+    error_code: str | None,
+    after: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """List dead letters oldest first, paged by id: open ones (not yet replayed), replayed ones, or all."""
+    stmt = select(dead_letter)
+    if status == "open":
+        stmt = stmt.where(dead_letter.c.replayed_at.is_(None))
+    elif status == "replayed":
+        stmt = stmt.where(dead_letter.c.replayed_at.is_not(None))
+    if source_topic is not None:
+        stmt = stmt.where(dead_letter.c.source_topic == source_topic)
+    if error_code is not None:
+        stmt = stmt.where(dead_letter.c.error_code == error_code)
+    if after is not None:
+        stmt = stmt.where(dead_letter.c.id > after)
+    rows = conn.execute(stmt.order_by(dead_letter.c.id).limit(limit)).all()
+    return [
+        {
+            "id": r.id,
+            "error_code": r.error_code,
+            "message": r.message,
+            "errors": r.errors,
+            "source_topic": r.source_topic,
+            "partition": r.partition,
+            "offset": r.offset,
+            "message_id": r.message_id,
+            "key_b64": None if r.key is None else base64.b64encode(r.key).decode(),
+            "value_b64": base64.b64encode(r.value).decode(),
+            "dead_lettered_at": r.dead_lettered_at.isoformat(),
+            "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
+            "replay_outcome": r.replay_outcome,
+            "replayed_by": r.replayed_by,
+        }
+        for r in rows
+    ]

@@ -189,6 +189,9 @@ dead_letter = Table(
     Column("message_id", Text, nullable=True),
     Column("dead_lettered_at", DateTime(timezone=True), nullable=False),
     Column("replayed_at", DateTime(timezone=True), nullable=True),
+    # applied | duplicate | stale, once a replay succeeded
+    Column("replay_outcome", Text, nullable=True),
+    Column("replayed_by", Text, nullable=True),
     Index("ix_dead_letter_open", "dead_lettered_at", postgresql_where=text("replayed_at IS NULL")),
     Index("ix_dead_letter_position", "source_topic", "partition", "offset"),
 )
@@ -218,4 +221,31 @@ audit_log = Table(
     Column("after", JSONB, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Index("ix_audit_log_target", "target"),
+)
+
+golden_override = Table(
+    "golden_override",
+    metadata,
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    # a survivorship attribute, or credit.<field>
+    Column("attribute", Text, nullable=False),
+    Column("value", JSONB, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("set_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("golden_id", "attribute"),
+)
+
+customer_alert = Table(
+    "customer_alert",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    # suspected_blacklist_match | exposure_unattributed
+    Column("kind", Text, nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_by", Text, nullable=True),
+    Index("ix_customer_alert_open", "golden_id", postgresql_where=text("resolved_at IS NULL")),
 )

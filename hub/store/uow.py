@@ -19,8 +19,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from hub.store.tables import (
     audit_log,
+    customer_alert,
     dead_letter,
     distinct_pair,
+    golden_override,
     golden_record,
     golden_version,
     match_decision,
@@ -496,6 +498,93 @@ class UnitOfWork:
             )
         )
 
+    # -- steward overrides and alerts -------------------------------------------------------------
+
+    def overrides(self, golden_id: str) -> list[Any]:
+        """Return the steward overrides of a golden record."""
+        return list(
+            self.conn.execute(
+                select(golden_override)
+                .where(golden_override.c.golden_id == golden_id)
+                .order_by(golden_override.c.attribute)
+            ).all()
+        )
+
+    def set_override(self, golden_id: str, attribute: str, value: Any, *, actor: str, reason: str) -> None:
+        """Store (or replace) a steward's value for one attribute."""
+        stmt = pg_insert(golden_override).values(
+            golden_id=golden_id, attribute=attribute, value=value, actor=actor, reason=reason
+        )
+        self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["golden_id", "attribute"],
+                set_={"value": value, "actor": actor, "reason": reason, "set_at": func.now()},
+            )
+        )
+
+    def remove_override(self, golden_id: str, attribute: str) -> bool:
+        """Remove a steward's value; return whether there was one."""
+        result = self.conn.execute(
+            golden_override.delete().where(
+                and_(golden_override.c.golden_id == golden_id, golden_override.c.attribute == attribute)
+            )
+        )
+        return bool(result.rowcount)
+
+    def move_overrides(self, from_golden_id: str, to_golden_id: str) -> None:
+        """Carry a retired record's overrides to its survivor, where the survivor has none of its own."""
+        self.conn.execute(
+            text(
+                """
+                INSERT INTO golden_override (golden_id, attribute, value, actor, reason, set_at)
+                SELECT :to, attribute, value, actor, reason, set_at
+                FROM golden_override WHERE golden_id = :from
+                ON CONFLICT (golden_id, attribute) DO NOTHING
+                """
+            ),
+            {"to": to_golden_id, "from": from_golden_id},
+        )
+        self.conn.execute(golden_override.delete().where(golden_override.c.golden_id == from_golden_id))
+
+    def raise_alert(self, golden_id: str, kind: str, detail: dict[str, Any]) -> None:
+        """Raise an alert on a golden record, unless the same one is already open."""
+        open_same = self.conn.execute(
+            select(customer_alert.c.id).where(
+                and_(
+                    customer_alert.c.golden_id == golden_id,
+                    customer_alert.c.kind == kind,
+                    customer_alert.c.detail == detail,
+                    customer_alert.c.resolved_at.is_(None),
+                )
+            )
+        ).first()
+        if open_same is None:
+            self.conn.execute(insert(customer_alert).values(golden_id=golden_id, kind=kind, detail=detail))
+
+    def open_alerts(self, golden_id: str) -> list[Any]:
+        """Return the unresolved alerts of a golden record, oldest first."""
+        return list(
+            self.conn.execute(
+                select(customer_alert)
+                .where(and_(customer_alert.c.golden_id == golden_id, customer_alert.c.resolved_at.is_(None)))
+                .order_by(customer_alert.c.id)
+            ).all()
+        )
+
+    def resolve_alerts(self, golden_id: str, kind: str, *, resolved_by: str, about: str | None = None) -> int:
+        """Resolve the open alerts of one kind (optionally only those about another golden id)."""
+        condition = and_(
+            customer_alert.c.golden_id == golden_id,
+            customer_alert.c.kind == kind,
+            customer_alert.c.resolved_at.is_(None),
+        )
+        if about is not None:
+            condition = and_(condition, customer_alert.c.detail["golden_id"].astext == about)
+        result = self.conn.execute(
+            update(customer_alert).where(condition).values(resolved_at=func.now(), resolved_by=resolved_by)
+        )
+        return int(result.rowcount or 0)
+
     # -- outbox and dead letters ------------------------------------------------------------------
 
     def add_outbox(
@@ -537,6 +626,31 @@ class UnitOfWork:
             )
         ).first()
         return found is not None
+
+    def dead_letter_for_update(self, letter_id: int) -> Any | None:
+        """Return a stored dead letter, locked for its replay."""
+        return self.conn.execute(
+            select(dead_letter).where(dead_letter.c.id == letter_id).with_for_update()
+        ).first()
+
+    def open_dead_letter_ids(
+        self, *, source_topic: str | None, error_code: str | None, limit: int
+    ) -> list[int]:
+        """Return the ids of dead letters not yet replayed, oldest first."""
+        stmt = select(dead_letter.c.id).where(dead_letter.c.replayed_at.is_(None))
+        if source_topic is not None:
+            stmt = stmt.where(dead_letter.c.source_topic == source_topic)
+        if error_code is not None:
+            stmt = stmt.where(dead_letter.c.error_code == error_code)
+        return list(self.conn.execute(stmt.order_by(dead_letter.c.id).limit(limit)).scalars())
+
+    def mark_replayed(self, letter_id: int, outcome: str, actor: str) -> None:
+        """Record that a dead letter was replayed, with what came of it."""
+        self.conn.execute(
+            update(dead_letter)
+            .where(dead_letter.c.id == letter_id)
+            .values(replayed_at=func.now(), replay_outcome=outcome, replayed_by=actor)
+        )
 
     def add_dead_letter(self, row: dict[str, Any]) -> int:
         """Store a dead letter so a steward can list and replay it; return its id."""

@@ -5,17 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from hub.api.deps import ConnectionDep, HubDep, Steward, Viewer
+from hub.api.deps import Admin, ConnectionDep, HubDep, Steward, Viewer
 from hub.api.problems import Problem
 from hub.domain.errors import InvalidValue
 from hub.domain.identifiers import normalise_tax_id
 from hub.domain.model import RawTaxId
 from hub.domain.normalise import normalise_email, normalise_phone
-from hub.service.stewardship import StewardActionRefused, merge_by_hand, unmerge_by_hand
+from hub.service.erasure import erase_customer
+from hub.service.stewardship import (
+    StewardActionRefused,
+    merge_by_hand,
+    override_attribute,
+    remove_override,
+    set_blacklisted,
+    unmerge_by_hand,
+)
 from hub.store import queries
 from hub.store.uow import unit_of_work
 
@@ -187,4 +195,110 @@ def unmerge_customer(
     refs = [(r.source, r.source_record_id) for r in body.source_refs]
     return _run(
         hub, unmerge_by_hand, golden_id, refs, expected_version=version, reason=body.reason, actor=actor.name
+    )
+
+
+class OverrideRequest(BaseModel):
+    """A steward's value for one attribute (its JSON form: a string, a boolean or a list of strings)."""
+
+    value: str | bool | list[str]
+    reason: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+
+
+class ReasonRequest(BaseModel):
+    """Why a change is made; every change is audited with it."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+
+
+Attribute = Annotated[str, Path(max_length=60, description="e.g. legal_name, emails, credit.payment_terms")]
+ReasonQuery = Annotated[str, Query(min_length=1, max_length=2000, description="why; audited")]
+VersionQuery = Annotated[int | None, Query(ge=1, description="the version the change is based on")]
+
+
+@router.put("/{golden_id}/overrides/{attribute}")
+def put_override(
+    golden_id: str,
+    attribute: Attribute,
+    body: OverrideRequest,
+    hub: HubDep,
+    actor: Steward,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Set a steward's value for one attribute; it wins over every source until removed."""
+    version = expected_version(if_match, body.version)
+    return _run(
+        hub,
+        override_attribute,
+        golden_id,
+        attribute,
+        body.value,
+        expected_version=version,
+        reason=body.reason,
+        actor=actor.name,
+    )
+
+
+@router.delete("/{golden_id}/overrides/{attribute}")
+def delete_override(
+    golden_id: str,
+    attribute: Attribute,
+    reason: ReasonQuery,
+    hub: HubDep,
+    actor: Steward,
+    version: VersionQuery = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Remove a steward's value; survivorship chooses the attribute from the sources again."""
+    expected = expected_version(if_match, version)
+    return _run(
+        hub, remove_override, golden_id, attribute, expected_version=expected, reason=reason, actor=actor.name
+    )
+
+
+@router.post("/{golden_id}/blacklist")
+def blacklist_customer(
+    golden_id: str,
+    body: ReasonRequest,
+    hub: HubDep,
+    actor: Admin,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Blacklist a customer: it is held in its credit status, and records that match it raise alerts."""
+    version = expected_version(if_match, body.version)
+    return _run(
+        hub, set_blacklisted, golden_id, True, expected_version=version, reason=body.reason, actor=actor.name
+    )
+
+
+@router.delete("/{golden_id}/blacklist")
+def unblacklist_customer(
+    golden_id: str,
+    reason: ReasonQuery,
+    hub: HubDep,
+    actor: Admin,
+    version: VersionQuery = None,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Take a customer off the blacklist."""
+    expected = expected_version(if_match, version)
+    return _run(
+        hub, set_blacklisted, golden_id, False, expected_version=expected, reason=reason, actor=actor.name
+    )
+
+
+@router.post("/{golden_id}/erase")
+def erase(
+    golden_id: str,
+    body: ReasonRequest,
+    hub: HubDep,
+    actor: Admin,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Erase a customer's personal data everywhere (GDPR); the id stays a tombstone; customer.erased out."""
+    version = expected_version(if_match, body.version)
+    return _run(
+        hub, erase_customer, golden_id, expected_version=version, reason=body.reason, actor=actor.name
     )

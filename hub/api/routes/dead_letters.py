@@ -1,0 +1,101 @@
+"""Dead letters: list what could not be applied, and replay it after a fix (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from hub.api.deps import Admin, ConnectionDep, HubDep, Viewer
+from hub.api.problems import Problem
+from hub.bootstrap import Hub
+from hub.service.replay import replay_dead_letter
+from hub.service.stewardship import StewardActionRefused
+from hub.store import queries
+from hub.store.uow import unit_of_work
+
+router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+
+
+class ReplayRequest(BaseModel):
+    """Why the dead letter is replayed (what was fixed); the audit keeps it."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReplayAllRequest(ReplayRequest):
+    """Replay every open dead letter, optionally only of one topic or error code, oldest first."""
+
+    source_topic: str | None = Field(None, max_length=249)
+    error_code: str | None = Field(None, max_length=60)
+    limit: int = Field(1000, ge=1, le=10000)
+
+
+@router.get("")
+def list_dead_letters(
+    conn: ConnectionDep,
+    actor: Viewer,
+    status: Annotated[Literal["open", "replayed", "all"], Query()] = "open",
+    source_topic: Annotated[str | None, Query(max_length=249)] = None,
+    error_code: Annotated[str | None, Query(max_length=60)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[int | None, Query(ge=0, description="cursor: the last id of the page")] = None,
+) -> dict[str, Any]:
+    """Return dead letters oldest first, with the original bytes (base64) and every field error."""
+    items = queries.dead_letters(
+        conn, status=status, source_topic=source_topic, error_code=error_code, after=after, limit=limit
+    )
+    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+
+
+def _replay(hub: Hub, letter_id: int, reason: str, actor: str) -> dict[str, Any]:
+    settings = hub.settings
+    with unit_of_work(hub.engine) as uow:
+        return replay_dead_letter(
+            uow,
+            letter_id,
+            topic_sources={topic: source for source, topic in settings.source_topics.items()},
+            max_clock_skew=settings.max_clock_skew,
+            max_message_bytes=settings.max_message_bytes,
+            reason=reason,
+            actor=actor,
+            ctx=hub.context(),
+        )
+
+
+@router.post("/replay")
+def replay_all(body: ReplayAllRequest, hub: HubDep, actor: Admin) -> dict[str, Any]:
+    """Replay the open dead letters one by one, each in its own transaction; report what came of each."""
+    with unit_of_work(hub.engine) as uow:
+        ids = uow.open_dead_letter_ids(
+            source_topic=body.source_topic, error_code=body.error_code, limit=body.limit
+        )
+    results = []
+    for letter_id in ids:
+        try:
+            results.append(_replay(hub, letter_id, body.reason, actor.name))
+        except StewardActionRefused as refused:  # replayed meanwhile by someone else
+            results.append({"id": letter_id, "outcome": "skipped", "message": refused.message})
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result["outcome"]] = counts.get(result["outcome"], 0) + 1
+    return {"replayed": len(results), "outcomes": counts, "results": results}
+
+
+@router.post("/{letter_id}/replay")
+def replay_one(letter_id: int, body: ReplayRequest, hub: HubDep, actor: Admin) -> dict[str, Any]:
+    """Apply one dead letter again; if it is still invalid it stays open and the answer says why."""
+    try:
+        result = _replay(hub, letter_id, body.reason, actor.name)
+    except StewardActionRefused as refused:
+        raise Problem(refused.status, refused.code, refused.message) from refused
+    if result["outcome"] == "still_invalid":
+        raise Problem(
+            422,
+            "still_invalid",
+            f"dead letter {letter_id} is still invalid ({result['error_code']}): {result['message']}",
+            error_code=result["error_code"],
+            errors=result["errors"],
+        )
+    return result

@@ -1,0 +1,71 @@
+"""Replay dead letters after a fix: the stored bytes go through the same intake and use case as the stream."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from hub.service.golden import PublishContext
+from hub.service.intake import InboundMessage, Rejection, read_message
+from hub.service.source_changes import apply_source_change
+from hub.service.stewardship import StewardActionRefused
+from hub.store.uow import UnitOfWork
+
+
+def replay_dead_letter(
+    uow: UnitOfWork,
+    letter_id: int,
+    *,
+    topic_sources: Mapping[str, str],
+    max_clock_skew: timedelta,
+    max_message_bytes: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Apply a dead-lettered message again; it stays a dead letter, with its new errors, if still invalid.
+
+    A replay that succeeds is applied exactly like a message off the topic (it may then turn out
+    stale or a duplicate) and marks the dead letter replayed, so it is never applied twice.
+    """
+    row = uow.dead_letter_for_update(letter_id)
+    if row is None:
+        raise StewardActionRefused("dead_letter_not_found", f"no dead letter {letter_id}", 404)
+    if row.replayed_at is not None:
+        raise StewardActionRefused(
+            "already_replayed", f"dead letter {letter_id} was replayed already ({row.replay_outcome})"
+        )
+    source = topic_sources.get(row.source_topic)
+    if source is None:
+        raise StewardActionRefused(
+            "unknown_topic", f"dead letter {letter_id} came from {row.source_topic}, not a source topic"
+        )
+    message = InboundMessage(row.source_topic, row.partition, row.offset, row.key, bytes(row.value))
+    command = read_message(
+        message,
+        topic_source=source,
+        now=ctx.now,
+        max_clock_skew=max_clock_skew,
+        max_message_bytes=max_message_bytes,
+    )
+    if isinstance(command, Rejection):
+        return {
+            "id": letter_id,
+            "outcome": "still_invalid",
+            "error_code": command.error_code,
+            "message": command.message,
+            "errors": [{"path": e.path, "message": e.message} for e in command.errors],
+        }
+    outcome = apply_source_change(uow, command, ctx)
+    uow.mark_replayed(letter_id, outcome, actor)
+    result = {"id": letter_id, "outcome": outcome}
+    uow.audit(
+        actor=actor,
+        action="dead_letter.replay",
+        target=f"dead_letter:{letter_id}",
+        reason=reason,
+        before={"error_code": row.error_code, "message_id": row.message_id},
+        after=result,
+    )
+    return result

@@ -1,0 +1,265 @@
+"""Steward corrections over HTTP against the real PostgreSQL: overrides, blacklist, erasure, dead letters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from hub.api.app import create_api
+from hub.bootstrap import Hub
+from tests.integration.helpers import customer_events, deliver, rows
+from tests.messages import crm_organisation, encode, envelope
+
+TOKENS = "vera:v-token=viewer,ana:s-token=steward,sam:s2-token=steward,ops:a-token=admin"
+VIEWER = {"Authorization": "Bearer v-token"}
+STEWARD = {"Authorization": "Bearer s-token"}
+ADMIN = {"Authorization": "Bearer a-token"}
+
+
+def _client(hub: Hub, **settings: Any) -> TestClient:
+    wired = replace(hub, settings=hub.settings.model_copy(update={"api_tokens": TOKENS, **settings}))
+    return TestClient(create_api(wired))
+
+
+@pytest.fixture
+def client(hub: Hub) -> Iterator[TestClient]:
+    with _client(hub) as test_client:
+        yield test_client
+
+
+def _organisation(hub: Hub, ref: str, name: str, **extra: Any) -> str:
+    deliver(hub, "crm", envelope("crm", ref, crm_organisation(name, **extra)))
+    return str(customer_events(hub.engine)[-1]["golden_id"])
+
+
+def _version(client: TestClient, golden_id: str) -> int:
+    return int(client.get(f"/customers/{golden_id}", headers=VIEWER).json()["version"])
+
+
+def test_an_override_wins_over_the_sources_until_removed_and_both_are_audited(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = _organisation(hub, "O-1", "Orchid Trading Sdn Bhd")
+    response = client.put(
+        f"/customers/{golden_id}/overrides/legal_name",
+        json={"value": "Orchid Trading Sdn. Bhd.", "reason": "name as registered", "version": 1},
+        headers=STEWARD,
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["version"] == 2
+
+    detail = client.get(f"/customers/{golden_id}", headers=VIEWER).json()
+    assert detail["customer"]["legal_name"] == "Orchid Trading Sdn. Bhd."
+    assert detail["lineage"]["legal_name"]["source"] == "steward"
+    assert detail["overrides"][0]["attribute"] == "legal_name"
+
+    # a later source update does not displace the steward's value
+    deliver(hub, "crm", envelope("crm", "O-1", crm_organisation("Orchid Trading"), minutes=5))
+    assert client.get(f"/customers/{golden_id}", headers=VIEWER).json()["customer"]["legal_name"] == (
+        "Orchid Trading Sdn. Bhd."
+    )
+    version = _version(client, golden_id)
+    removed = client.delete(
+        f"/customers/{golden_id}/overrides/legal_name?reason=registry%20fixed",
+        headers={**STEWARD, "If-Match": str(version)},
+    )
+    assert removed.status_code == 200, removed.json()
+    assert customer_events(hub.engine, golden_id)[-1]["customer"]["legal_name"] == "Orchid Trading"
+    audit = rows(hub.engine, "SELECT actor, action, reason FROM audit_log ORDER BY id")
+    assert [(a.actor, a.action, a.reason) for a in audit] == [
+        ("ana", "override.set", "name as registered"),
+        ("ana", "override.remove", "registry fixed"),
+    ]
+
+
+def test_an_invalid_or_unknown_override_is_refused_with_a_code_and_changes_nothing(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = _organisation(hub, "O-2", "Lotus Ltd")
+    cases = [
+        ("status", "asleep", "invalid_override"),
+        ("emails", ["not-an-email"], "invalid_email"),
+        ("golden_id", "CUS-1", "attribute_not_overridable"),
+        ("credit.limit", "-5", "invalid_override"),
+    ]
+    for attribute, value, code in cases:
+        response = client.put(
+            f"/customers/{golden_id}/overrides/{attribute}",
+            json={"value": value, "reason": "try", "version": 1},
+            headers=STEWARD,
+        )
+        assert (response.status_code, response.json()["code"]) == (422, code), attribute
+    assert _version(client, golden_id) == 1
+    stale = client.put(
+        f"/customers/{golden_id}/overrides/legal_name",
+        json={"value": "Lotus", "reason": "try", "version": 9},
+        headers=STEWARD,
+    )
+    assert (stale.status_code, stale.json()["code"]) == (409, "version_conflict")
+    missing = client.delete(
+        f"/customers/{golden_id}/overrides/legal_name?reason=x&version=1", headers=STEWARD
+    )
+    assert (missing.status_code, missing.json()["code"]) == (404, "override_not_found")
+    no_reason = client.delete(f"/customers/{golden_id}/overrides/legal_name?version=1", headers=STEWARD)
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["path"] == "query.reason"
+
+
+def test_only_an_admin_blacklists_and_the_customer_event_says_so(hub: Hub, client: TestClient) -> None:
+    golden_id = _organisation(hub, "B-1", "Shady Imports Ltd")
+    body = {"reason": "fraud confirmed", "version": 1}
+    assert client.post(f"/customers/{golden_id}/blacklist", json=body, headers=STEWARD).status_code == 403
+    response = client.post(f"/customers/{golden_id}/blacklist", json=body, headers=ADMIN)
+    assert response.status_code == 200, response.json()
+    assert customer_events(hub.engine, golden_id)[-1]["customer"]["blacklisted"] is True
+    again = client.post(f"/customers/{golden_id}/blacklist", json={**body, "version": 2}, headers=ADMIN)
+    assert (again.status_code, again.json()["code"]) == (409, "blacklist_unchanged")
+
+    off = client.delete(f"/customers/{golden_id}/blacklist?reason=cleared&version=2", headers=ADMIN)
+    assert off.status_code == 200, off.json()
+    assert customer_events(hub.engine, golden_id)[-1]["customer"]["blacklisted"] is False
+
+
+PERSONAL = {
+    "first_name": "Wilhelmina",
+    "last_name": "Oyelaran-Quist",
+    "email": "wilhelmina.oq@mailbox.example",
+    "phone": "+6591234567",
+    "line1": "77 Cairnhill Circle",
+    "dob": "1984-02-29",
+}
+
+
+def _person_payload(**extra: Any) -> dict[str, Any]:
+    return {
+        "party_type": "person",
+        "first_name": PERSONAL["first_name"],
+        "last_name": PERSONAL["last_name"],
+        "date_of_birth": PERSONAL["dob"],
+        "status": "active",
+        "emails": [PERSONAL["email"]],
+        "phones": [PERSONAL["phone"]],
+        "addresses": [
+            {
+                "kind": "home",
+                "line1": PERSONAL["line1"],
+                "city": "Singapore",
+                "postal_code": "229800",
+                "country": "SG",
+            }
+        ],
+        **extra,
+    }
+
+
+def _text_of_every_column(hub: Hub) -> str:
+    """Dump every text, JSON and bytea column of every hub table as one lower-cased string."""
+    columns = rows(
+        hub.engine,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND data_type IN ('text', 'jsonb', 'bytea') "
+        "AND table_name <> 'alembic_version'",
+    )
+    chunks: list[str] = []
+    with hub.engine.connect() as conn:
+        for c in columns:
+            for (stored,) in conn.execute(text(f'SELECT "{c.column_name}" FROM "{c.table_name}"')):
+                if isinstance(stored, bytes | memoryview):
+                    chunks.append(bytes(stored).decode("utf-8", "replace"))
+                else:
+                    chunks.append(stored if isinstance(stored, str) else json.dumps(stored))
+    return "\n".join(chunks).lower()
+
+
+def test_erasure_leaves_no_personal_value_anywhere_and_a_later_message_is_new_data(
+    hub: Hub, client: TestClient
+) -> None:
+    deliver(hub, "crm", envelope("crm", "P-1", _person_payload()))
+    # the same person from e-commerce, merged in, and a dead letter about the same record
+    deliver(hub, "crm", envelope("crm", "P-1", _person_payload(language="en"), minutes=2))
+    bad = envelope("crm", "P-1", {**_person_payload(), "date_of_birth": "29/02/1984"}, minutes=3)
+    deliver(hub, "crm", bad, offset=9)
+    golden_id = str(customer_events(hub.engine)[0]["golden_id"])
+    version = _version(client, golden_id)
+    client.put(
+        f"/customers/{golden_id}/overrides/last_name",
+        json={"value": "Oyelaran-Quist", "reason": "spelling", "version": version},
+        headers=STEWARD,
+    )
+    before = _text_of_every_column(hub)
+    assert all(v.lower() in before for v in PERSONAL.values()), "the test data is not stored as expected"
+
+    version = _version(client, golden_id)
+    steward = client.post(
+        f"/customers/{golden_id}/erase", json={"reason": "gdpr", "version": version}, headers=STEWARD
+    )
+    assert steward.status_code == 403
+    response = client.post(
+        f"/customers/{golden_id}/erase",
+        json={"reason": "GDPR request 2026-118", "version": version},
+        headers=ADMIN,
+    )
+    assert response.status_code == 200, response.json()
+
+    after = _text_of_every_column(hub)
+    left = [name for name, value in PERSONAL.items() if value.lower() in after]
+    assert left == [], f"personal values left after erasure: {left}"
+    last = customer_events(hub.engine, golden_id)[-1]
+    assert (last["event_type"], last["customer"]) == ("customer.erased", None)
+    assert client.get(f"/customers/{golden_id}", headers=VIEWER).json()["state"] == "erased"
+    audit = rows(hub.engine, "SELECT before FROM audit_log WHERE action = 'erase'")[0]
+    assert "first_name" in audit.before["fields"]
+
+    deliver(hub, "crm", envelope("crm", "P-1", _person_payload(), minutes=10))
+    newest = customer_events(hub.engine)[-1]
+    assert newest["event_type"] == "customer.created" and newest["golden_id"] != golden_id
+
+
+def test_a_dead_letter_is_listed_and_replayed_after_the_fix_exactly_once(hub: Hub) -> None:
+    small = replace(hub, settings=hub.settings.model_copy(update={"max_message_bytes": 200}))
+    document = envelope("crm", "D-1", crm_organisation("Replay Works Ltd"))
+    deliver(small, "crm", document, offset=41)
+    with _client(hub, max_message_bytes=200) as strict, _client(hub) as fixed:
+        listed = fixed.get("/dead-letters", headers=VIEWER).json()["items"]
+        assert [(d["error_code"], d["offset"]) for d in listed] == [("payload_too_large", 41)]
+        assert base64.b64decode(listed[0]["value_b64"]) == encode(document)
+        letter = listed[0]["id"]
+
+        body = {"reason": "limit raised"}
+        assert fixed.post(f"/dead-letters/{letter}/replay", json=body, headers=STEWARD).status_code == 403
+        still = strict.post(f"/dead-letters/{letter}/replay", json=body, headers=ADMIN)
+        assert (still.status_code, still.json()["error_code"]) == (422, "payload_too_large")
+
+        replayed = fixed.post(f"/dead-letters/{letter}/replay", json=body, headers=ADMIN)
+        assert replayed.json() == {"id": letter, "outcome": "applied"}
+        again = fixed.post(f"/dead-letters/{letter}/replay", json=body, headers=ADMIN)
+        assert (again.status_code, again.json()["code"]) == (409, "already_replayed")
+        assert fixed.get("/dead-letters", headers=VIEWER).json()["items"] == []
+        assert (
+            fixed.get("/dead-letters?status=replayed", headers=VIEWER).json()["items"][0]["replayed_by"]
+            == "ops"
+        )
+    assert [e["customer"]["legal_name"] for e in customer_events(hub.engine)] == ["Replay Works Ltd"]
+
+
+def test_replay_all_applies_what_is_fixed_and_reports_what_is_still_invalid(hub: Hub) -> None:
+    small = replace(hub, settings=hub.settings.model_copy(update={"max_message_bytes": 200}))
+    deliver(small, "crm", envelope("crm", "R-1", crm_organisation("First Replay Ltd")), offset=1)
+    deliver(hub, "crm", envelope("crm", "R-2", {"party_type": "organization"}), raw=b"{oops", offset=2)
+    with _client(hub) as client:
+        result = client.post("/dead-letters/replay", json={"reason": "limit raised"}, headers=ADMIN).json()
+    assert result["outcomes"] == {"applied": 1, "still_invalid": 1}
+    assert rows(hub.engine, "SELECT count(*) AS n FROM dead_letter WHERE replayed_at IS NULL")[0].n == 1
+
+
+def test_metrics_show_open_reviews_and_request_latency_per_route(hub: Hub, client: TestClient) -> None:
+    client.get("/customers?q=anything", headers=VIEWER)
+    body = client.get("/metrics").text
+    assert "hub_open_reviews 0" in body
+    assert 'hub_http_request_duration_seconds_count{method="GET",route="/customers",status="2xx"} 1' in body
