@@ -88,6 +88,11 @@ class Settings(BaseSettings):
         10.0, description="Kafka consumer session timeout in seconds (group joins wait half of it on Tansu)."
     )
     relay_poll_interval: float = Field(0.05, description="Seconds between outbox polls when it is empty.")
+    shutdown_grace_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="On SIGTERM, seconds the worker may take to finish its batch and drain the relay.",
+    )
     log_level: str = Field("INFO", description="Log level of the hub's processes.")
 
     @field_validator("database_url")
