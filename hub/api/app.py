@@ -18,7 +18,11 @@ from hub.streams.kafka import client_options
 
 
 async def _broker_reachable(hub: Hub) -> bool:
-    admin = AIOKafkaAdminClient(**client_options(hub.settings), request_timeout_ms=3000)
+    try:
+        options = client_options(hub.settings)
+    except RuntimeError:  # no broker configured: not ready, rather than an error
+        return False
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=3000)
     try:
         await asyncio.wait_for(admin.start(), timeout=3)
         await asyncio.wait_for(admin.list_topics(), timeout=3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from hub.api.deps import Admin, ConnectionDep, HubDep, Viewer
@@ -16,6 +16,7 @@ from hub.store import queries
 from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+LetterId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ReplayRequest(BaseModel):
@@ -40,7 +41,9 @@ def list_dead_letters(
     source_topic: Annotated[str | None, Query(max_length=249)] = None,
     error_code: Annotated[str | None, Query(max_length=60)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    after: Annotated[int | None, Query(ge=0, description="cursor: the last id of the page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page")
+    ] = None,
 ) -> dict[str, Any]:
     """Return dead letters oldest first, with the original bytes (base64) and every field error."""
     items = queries.dead_letters(
@@ -84,7 +87,7 @@ def replay_all(body: ReplayAllRequest, hub: HubDep, actor: Admin) -> dict[str, A
 
 
 @router.post("/{letter_id}/replay")
-def replay_one(letter_id: int, body: ReplayRequest, hub: HubDep, actor: Admin) -> dict[str, Any]:
+def replay_one(letter_id: LetterId, body: ReplayRequest, hub: HubDep, actor: Admin) -> dict[str, Any]:
     """Apply one dead letter again; if it is still invalid it stays open and the answer says why."""
     try:
         result = _replay(hub, letter_id, body.reason, actor.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from hub.api.deps import ConnectionDep, HubDep, Steward, Viewer
@@ -14,6 +14,7 @@ from hub.store import queries
 from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/reviews", tags=["reviews"])
+ReviewId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class ReviewDecision(BaseModel):
@@ -29,7 +30,9 @@ def list_reviews(
     actor: Viewer,
     status: Annotated[Literal["open", "merged", "distinct", "superseded"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    after: Annotated[int | None, Query(ge=0, description="cursor: the last id of the page")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page")
+    ] = None,
 ) -> dict[str, Any]:
     """Return match reviews of a status, oldest first."""
     items = queries.reviews(conn, status, after, limit)
@@ -37,7 +40,7 @@ def list_reviews(
 
 
 @router.get("/{review_id}")
-def get_review(review_id: int, conn: ConnectionDep, actor: Viewer) -> dict[str, Any]:
+def get_review(review_id: ReviewId, conn: ConnectionDep, actor: Viewer) -> dict[str, Any]:
     """Return a review with both records side by side and the per-comparison levels, weights and total."""
     detail = queries.review_detail(conn, review_id)
     if detail is None:
@@ -46,7 +49,7 @@ def get_review(review_id: int, conn: ConnectionDep, actor: Viewer) -> dict[str, 
 
 
 @router.post("/{review_id}/decision")
-def decide(review_id: int, body: ReviewDecision, hub: HubDep, actor: Steward) -> dict[str, Any]:
+def decide(review_id: ReviewId, body: ReviewDecision, hub: HubDep, actor: Steward) -> dict[str, Any]:
     """Merge the two golden records (the older survives) or mark them distinct, never to be auto-linked."""
     try:
         with unit_of_work(hub.engine) as uow:
