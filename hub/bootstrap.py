@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine
 from hub.domain.scoring import MatchModel
 from hub.domain.survivorship import SurvivorshipRules
 from hub.service.golden import PublishContext
-from hub.settings import CUSTOMER_TOPIC, DEADLETTER_TOPIC, Settings
+from hub.settings import CREDIT_STATUS_TOPIC, CUSTOMER_TOPIC, DEADLETTER_TOPIC, Settings
 
 DEFAULT_SURVIVORSHIP_FILE = Path(__file__).parent / "survivorship.toml"
 DEFAULT_MATCH_MODEL_FILE = Path(__file__).parent / "match_model.toml"
@@ -80,6 +80,8 @@ class Hub:
             rules=self.rules,
             model=self.model,
             now=now or datetime.now(UTC),
+            credit_topic=self.settings.topic(CREDIT_STATUS_TOPIC),
+            approval_thresholds=self.settings.approval_thresholds,
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -95,6 +96,19 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Log level of the hub's processes.")
 
+    @field_validator("credit_approval_thresholds")
+    @classmethod
+    def _thresholds(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            currency, sep, amount = entry.partition("=")
+            try:
+                ok = bool(sep) and len(currency.strip()) == 3 and Decimal(amount.strip()) >= 0
+            except ArithmeticError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{entry!r} must be CURRENCY=amount, such as MYR=50000")
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _psycopg_driver(cls, url: str | None) -> str | None:
@@ -115,6 +129,15 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Return a topic's configured name."""
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def approval_thresholds(self) -> dict[str, Decimal]:
+        """Parse HUB_CREDIT_APPROVAL_THRESHOLDS (`MYR=50000,SGD=20000`) into amounts per currency."""
+        thresholds: dict[str, Decimal] = {}
+        for entry in filter(None, (e.strip() for e in self.credit_approval_thresholds.split(","))):
+            currency, _, amount = entry.partition("=")
+            thresholds[currency.strip().upper()] = Decimal(amount.strip())
+        return thresholds
 
     @property
     def source_topics(self) -> dict[str, str]:

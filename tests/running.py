@@ -120,6 +120,28 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     return [TopicPartition(topic, p) for p in sorted(known or set())]
 
 
+async def true_end_offsets(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Return each partition's real end offset.
+
+    This Tansu reports a partition's end as the base offset of its last producer batch + 1, short of
+    the real end when that batch held several messages; so read on from there until nothing comes.
+    """
+    reported = await consumer.end_offsets(partitions)
+    consumer.assign(partitions)
+    ends = dict(reported)
+    for tp in partitions:
+        if reported[tp] > 0:
+            consumer.seek(tp, reported[tp] - 1)
+    while True:
+        batch = await consumer.getmany(*partitions, timeout_ms=300)
+        if not batch:
+            return ends
+        for tp, records in batch.items():
+            ends[tp] = max(ends[tp], records[-1].offset + 1)
+
+
 def consumed_everything(settings: Settings, source: str = "crm") -> bool:
     """Tell whether the worker's group committed offsets at the end of every partition of a source topic.
 
@@ -139,7 +161,7 @@ def consumed_everything(settings: Settings, source: str = "crm") -> bool:
             partitions = await partitions_of(consumer, topic)
             if not partitions:
                 return False
-            ends = await consumer.end_offsets(partitions)
+            ends = await true_end_offsets(consumer, partitions)
             committed = await admin.list_consumer_group_offsets(
                 settings.consumer_group, partitions=partitions
             )
@@ -159,9 +181,8 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 5.0) -> list[dict[st
         await consumer.start()
         try:
             partitions = await partitions_of(consumer, topic)
-            consumer.assign(partitions)
+            ends = await true_end_offsets(consumer, partitions)
             await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
             found: list[dict[str, Any]] = []
             deadline = time.monotonic() + timeout
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from hub.api import latency, problems
 from hub.api.deps import HubDep
-from hub.api.routes import customers, dead_letters, reviews
+from hub.api.routes import credit, customers, dead_letters, reviews
 from hub.api.security import parse_tokens
 from hub.bootstrap import Hub
 from hub.store.metrics import render_metrics
@@ -58,6 +58,7 @@ def create_api(hub: Hub) -> FastAPI:
     api.include_router(customers.router)
     api.include_router(reviews.router)
     api.include_router(dead_letters.router)
+    api.include_router(credit.router)
 
     @api.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

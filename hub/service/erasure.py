@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any
 
 from hub.domain.erasure import IDENTIFYING_KEYS, any_personal, personal_values, redact
+from hub.service.credit import refresh_credit_status
 from hub.service.golden import PublishContext, customer_event
 from hub.service.stewardship import StewardActionRefused
 from hub.store import erasure as rows
@@ -77,6 +78,7 @@ def erase_customer(
         cause=cause,
         topic=ctx.customer_topic,
     )
+    refresh_credit_status(uow, golden_id, ctx)
     result = {
         "golden_id": golden_id,
         "state": "erased",

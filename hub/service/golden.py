@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from contracts.outbound import CustomerEvent
@@ -12,6 +14,7 @@ from hub.domain.model import Address, Contact, TaxId
 from hub.domain.overrides import Override, apply_overrides
 from hub.domain.scoring import MatchModel
 from hub.domain.survivorship import GoldenAttributes, SurvivorshipRules, credit_as_dict, survive
+from hub.service.credit import refresh_credit_status
 from hub.store.codec import record_from_json
 from hub.store.uow import StoredGoldenRecord, UnitOfWork
 
@@ -25,6 +28,9 @@ class PublishContext:
     rules: SurvivorshipRules
     model: MatchModel
     now: datetime
+    credit_topic: str = "mdm.customer-credit-status.v1"
+    #: per currency, the credit-limit raise above which a second person must approve
+    approval_thresholds: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def _tax_id(t: TaxId) -> dict[str, Any]:
@@ -154,6 +160,7 @@ def refresh_golden(
             cause=cause,
             topic=ctx.customer_topic,
         )
+        refresh_credit_status(uow, golden_id, ctx)
         return True
 
     overrides = {
@@ -196,4 +203,5 @@ def refresh_golden(
         cause=cause,
         topic=ctx.customer_topic,
     )
+    refresh_credit_status(uow, golden_id, ctx)
     return True

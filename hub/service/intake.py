@@ -9,11 +9,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from contracts.inbound import CrmPayload, EcommercePayload, Envelope, PosPayload, parse_payload
+from contracts.inbound import (
+    ArExposurePayload,
+    CrmPayload,
+    EcommercePayload,
+    Envelope,
+    PosPayload,
+    parse_payload,
+)
 from hub import sources
 from hub.domain.model import CleanRecord
 from hub.domain.normalise import normalise
@@ -74,6 +82,23 @@ class ApplySourceChange:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RecordExposure:
+    """Command: record the full outstanding balance AR reports for one account."""
+
+    message_id: str
+    account_id: str
+    change: Literal["upsert", "delete"]
+    occurred_at: datetime
+    named_golden_id: str | None = None
+    named_source: str | None = None
+    named_source_record_id: str | None = None
+    outstanding: Decimal = Decimal("0")
+    overdue: Decimal | None = None
+    currency: str = ""
+    as_of: datetime | None = None
+
+
 def _path(loc: tuple[int | str, ...], prefix: str = "") -> str:
     path = prefix
     for part in loc:
@@ -101,7 +126,7 @@ def read_message(
     now: datetime,
     max_clock_skew: timedelta,
     max_message_bytes: int,
-) -> ApplySourceChange | Rejection:
+) -> ApplySourceChange | RecordExposure | Rejection:
     """Decode, validate and normalise a message from the topic of `topic_source`."""
     if len(message.value) > max_message_bytes:
         return Rejection(
@@ -149,6 +174,10 @@ def read_message(
         occurred_at=envelope.occurred_at,
     )
     if envelope.change == "delete":
+        if envelope.source == "ar":
+            return RecordExposure(
+                envelope.message_id, envelope.source_record_id, "delete", envelope.occurred_at
+            )
         return command
     assert envelope.payload is not None  # the envelope's validator guarantees it for an upsert
     try:
@@ -159,6 +188,21 @@ def read_message(
             f"the {envelope.source} payload does not follow the contract",
             field_errors(error, "payload"),
             envelope.message_id,
+        )
+    if isinstance(payload, ArExposurePayload):
+        customer = payload.customer
+        return RecordExposure(
+            message_id=envelope.message_id,
+            account_id=envelope.source_record_id,
+            change="upsert",
+            occurred_at=envelope.occurred_at,
+            named_golden_id=getattr(customer, "golden_id", None),
+            named_source=getattr(customer, "source", None),
+            named_source_record_id=getattr(customer, "source_record_id", None),
+            outstanding=Decimal(payload.outstanding),
+            overdue=None if payload.overdue is None else Decimal(payload.overdue),
+            currency=payload.currency,
+            as_of=payload.as_of,
         )
     return _with_record(command, payload, envelope.payload)
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from hub.service.credit import reattribute_exposure_on_unmerge, refresh_credit_status
 from hub.service.golden import PublishContext, customer_event, refresh_golden
 from hub.store.uow import UnitOfWork
 
@@ -30,6 +31,7 @@ def merge_golden_records(
         blacklisted = blacklisted or bool(golden.customer and golden.customer.get("blacklisted"))
         uow.move_source_records(retired_id, survivor_id)
         uow.move_overrides(retired_id, survivor_id)
+        uow.move_exposures(retired_id, survivor_id)
         retired = replace(
             golden,
             state="retired",
@@ -45,6 +47,7 @@ def merge_golden_records(
             cause=cause,
             topic=ctx.customer_topic,
         )
+        refresh_credit_status(uow, retired_id, ctx)
         uow.supersede_reviews(retired_id, survivor_id)
     refresh_golden(
         uow,
@@ -98,6 +101,7 @@ def unmerge_source_records(
     uow.create_golden(new_id)
     for source, ref in sorted(wanted):
         uow.move_source_record(source, ref, new_id)
+    reattribute_exposure_on_unmerge(uow, golden_id, new_id, wanted)
     uow.mark_distinct(golden_id, new_id, actor)
     refresh_golden(uow, golden_id, ctx, cause, event_type="customer.unmerged", extra={"split_into": new_id})
     refresh_golden(uow, new_id, ctx, cause)

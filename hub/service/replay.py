@@ -8,7 +8,7 @@ from typing import Any
 
 from hub.service.golden import PublishContext
 from hub.service.intake import InboundMessage, Rejection, read_message
-from hub.service.source_changes import apply_source_change
+from hub.service.messages import apply_message
 from hub.service.stewardship import StewardActionRefused
 from hub.store.uow import UnitOfWork
 
@@ -57,7 +57,11 @@ def replay_dead_letter(
             "message": command.message,
             "errors": [{"path": e.path, "message": e.message} for e in command.errors],
         }
-    outcome = apply_source_change(uow, command, ctx)
+    outcome = apply_message(uow, message, command, source, ctx)
+    if outcome == "dead_lettered":  # valid now, but AR names a customer the hub does not know
+        raise StewardActionRefused(
+            "still_unidentifiable", f"dead letter {letter_id} names an unknown customer", 422
+        )
     uow.mark_replayed(letter_id, outcome, actor)
     result = {"id": letter_id, "outcome": outcome}
     uow.audit(

@@ -13,6 +13,7 @@ from contracts.outbound import DeadLetter
 from hub.domain.blocking import blocking_keys
 from hub.domain.matching import Decision, decide_match
 from hub.domain.model import CleanRecord
+from hub.service.credit import refresh_credit_status
 from hub.service.golden import PublishContext, refresh_golden
 from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
 from hub.service.merging import merge_golden_records
@@ -141,6 +142,8 @@ def _upsert(
         issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
     )
     uow.replace_match_keys(command.source, command.source_record_id, golden_id, blocking_keys(record))
+    uow.attach_parked_exposures(command.source, command.source_record_id, golden_id)
+    _alert_on_blacklist_match(uow, command, record, golden_id, candidates, decision)
     uow.add_decision(
         source=command.source,
         source_record_id=command.source_record_id,
@@ -162,11 +165,47 @@ def _upsert(
             probability=decision.review_against.score.probability,
             explanation=decision.explanation(),
         )
+    refresh_credit_status(uow, uow.resolve(golden_id), ctx)  # parked exposure, alerts
     # A child that arrived before its parent names it by source reference: resolve it now.
     for child in uow.children_of(command.source, command.source_record_id):
         resolved = uow.resolve(child)
         if resolved != golden_id:
             refresh_golden(uow, resolved, ctx, cause)
+
+
+#: Blocking-key kinds that identify a customer on their own; sharing one with a blacklisted customer alerts.
+IDENTIFYING_KINDS = frozenset({"identifier", "email", "phone"})
+
+
+def _alert_on_blacklist_match(
+    uow: UnitOfWork,
+    command: ApplySourceChange,
+    record: CleanRecord,
+    golden_id: str,
+    candidates: dict[str, list[CleanRecord]],
+    decision: Decision,
+) -> None:
+    """Alert when a record queued for review against, or sharing an identifier with, a blacklisted customer
+    was not linked to it: its credit status is held until a steward decides."""
+    blacklisted = uow.blacklisted_among(set(candidates) - {golden_id})
+    if not blacklisted:
+        return
+    own = {k for k in blocking_keys(record) if k[0] in IDENTIFYING_KINDS}
+    review = decision.review_against.golden_id if decision.review_against is not None else None
+    for suspect in sorted(blacklisted):
+        shared = own & {k for r in candidates[suspect] for k in blocking_keys(r)}
+        if suspect == review or shared:
+            uow.raise_alert(
+                golden_id,
+                "suspected_blacklist_match",
+                {
+                    "golden_id": suspect,
+                    "source": command.source,
+                    "source_record_id": command.source_record_id,
+                    "shared": sorted(kind for kind, _ in shared),
+                    "review": suspect == review,
+                },
+            )
 
 
 def dead_letter_message(

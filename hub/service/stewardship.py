@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from hub.domain.errors import InvalidValue
 from hub.domain.overrides import parse_override
+from hub.service.credit import SUSPECTED_BLACKLIST_MATCH, needs_second_approver, refresh_credit_status
 from hub.service.golden import PublishContext, refresh_golden
 from hub.service.merging import UnmergeRefused, merge_golden_records, unmerge_source_records
 from hub.store.uow import UnitOfWork
@@ -50,6 +51,11 @@ def decide_review(
         uow.mark_distinct(first, second, actor)
         status = "distinct"
     uow.close_review(review_id, status)
+    # the steward has now looked at the pair: a suspected blacklist match between them no longer holds
+    for mine, other in ((first, second), (second, first)):
+        uow.resolve_alerts(mine, SUSPECTED_BLACKLIST_MATCH, resolved_by=actor, about=other)
+    for golden_id in {uow.resolve(first), uow.resolve(second)}:
+        refresh_credit_status(uow, golden_id, ctx)
     result = {
         "review_id": review_id,
         "status": status,
@@ -163,9 +169,16 @@ def override_attribute(
     """Set a steward's value for one attribute; it wins over every source until it is removed."""
     _check_version(uow, golden_id, expected_version)
     try:
-        parse_override(attribute, value)
+        parsed = parse_override(attribute, value)
     except InvalidValue as invalid:
         raise StewardActionRefused(invalid.code, invalid.message, 422) from invalid
+    if attribute == "credit.limit" and needs_second_approver(uow, golden_id, parsed, ctx):
+        raise StewardActionRefused(
+            "approval_required",
+            f"raising the credit limit of {golden_id} to {value} needs a second person: "
+            f"POST /customers/{golden_id}/credit-limit-proposals",
+            409,
+        )
     before = next((o.value for o in uow.overrides(golden_id) if o.attribute == attribute), None)
     uow.set_override(golden_id, attribute, value, actor=actor, reason=reason)
     cause = {"steward": actor, "action": "override.set", "attribute": attribute, "reason": reason}
@@ -240,3 +253,135 @@ def set_blacklisted(
         before={"version": expected_version, "blacklisted": was},
         blacklisted=blacklisted,
     )
+
+
+def resolve_alert(
+    uow: UnitOfWork, golden_id: str, alert_id: int, *, reason: str, actor: str, ctx: PublishContext
+) -> dict[str, Any]:
+    """Close an alert a steward has looked into; a suspected blacklist match stops holding the customer."""
+    if not uow.resolve_alert(alert_id, golden_id, actor):
+        raise StewardActionRefused("alert_not_found", f"{golden_id} has no open alert {alert_id}", 404)
+    refresh_credit_status(uow, golden_id, ctx)
+    result = {"golden_id": golden_id, "alert_id": alert_id, "status": "resolved"}
+    uow.audit(
+        actor=actor,
+        action="alert.resolve",
+        target=golden_id,
+        reason=reason,
+        before={"alert_id": alert_id, "status": "open"},
+        after=result,
+    )
+    return result
+
+
+def propose_credit_limit(
+    uow: UnitOfWork,
+    golden_id: str,
+    credit_limit: str,
+    *,
+    expected_version: int,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Propose a credit limit: applied at once within the threshold, else pending a second person."""
+    _check_version(uow, golden_id, expected_version)
+    try:
+        limit = parse_override("credit.limit", credit_limit)
+    except InvalidValue as invalid:
+        raise StewardActionRefused(invalid.code, invalid.message, 422) from invalid
+    golden = uow.golden(golden_id)
+    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    if not credit.get("currency"):
+        raise StewardActionRefused(
+            "no_credit_currency", f"{golden_id} has no credit currency; override credit.currency first", 422
+        )
+    if not needs_second_approver(uow, golden_id, limit, ctx):
+        return override_attribute(
+            uow,
+            golden_id,
+            "credit.limit",
+            credit_limit,
+            expected_version=expected_version,
+            reason=reason,
+            actor=actor,
+            ctx=ctx,
+        ) | {"status": "applied"}
+    proposal_id = uow.add_proposal(
+        {
+            "golden_id": golden_id,
+            "credit_limit": limit,
+            "currency": credit["currency"],
+            "previous_limit": credit.get("limit"),
+            "proposed_by": actor,
+            "reason": reason,
+        }
+    )
+    result = {
+        "proposal_id": proposal_id,
+        "golden_id": golden_id,
+        "status": "pending",
+        "credit_limit": credit_limit,
+    }
+    uow.audit(
+        actor=actor,
+        action="credit_limit.propose",
+        target=golden_id,
+        reason=reason,
+        before={"version": expected_version, "credit_limit": credit.get("limit")},
+        after=result,
+    )
+    return result
+
+
+def decide_credit_limit(
+    uow: UnitOfWork,
+    proposal_id: int,
+    approve: bool,
+    *,
+    reason: str,
+    actor: str,
+    ctx: PublishContext,
+) -> dict[str, Any]:
+    """Approve (apply) or reject a pending credit-limit proposal; never by the person who proposed it."""
+    proposal = uow.proposal_for_update(proposal_id)
+    if proposal is None:
+        raise StewardActionRefused("proposal_not_found", f"no credit-limit proposal {proposal_id}", 404)
+    if proposal.status != "pending":
+        raise StewardActionRefused("proposal_decided", f"proposal {proposal_id} is already {proposal.status}")
+    if proposal.proposed_by == actor:
+        raise StewardActionRefused(
+            "same_person", "a credit-limit raise needs a second person: you proposed this one", 403
+        )
+    golden_id = uow.resolve(proposal.golden_id)
+    status = "approved" if approve else "rejected"
+    if approve:
+        value = f"{proposal.credit_limit:.2f}"
+        uow.set_override(golden_id, "credit.limit", value, actor=actor, reason=proposal.reason)
+        cause = {
+            "steward": actor,
+            "action": "credit_limit.approve",
+            "proposal_id": proposal_id,
+            "reason": reason,
+        }
+        refresh_golden(uow, golden_id, ctx, cause)
+    uow.decide_proposal(proposal_id, status, actor)
+    result = {
+        "proposal_id": proposal_id,
+        "golden_id": golden_id,
+        "status": status,
+        "credit_limit": f"{proposal.credit_limit:.2f}",
+        "proposed_by": proposal.proposed_by,
+    }
+    uow.audit(
+        actor=actor,
+        action=f"credit_limit.{'approve' if approve else 'reject'}",
+        target=golden_id,
+        reason=reason,
+        before={
+            "status": "pending",
+            "credit_limit": None if proposal.previous_limit is None else str(proposal.previous_limit),
+        },
+        after=result,
+    )
+    return result

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select, text
 
 from hub.store.tables import (
+    ar_exposure,
+    credit_status,
     customer_alert,
     dead_letter,
     golden_override,
@@ -156,9 +158,29 @@ def golden_detail(conn: Connection, golden_id: str) -> dict[str, Any] | None:
                 .order_by(customer_alert.c.id)
             )
         ],
+        "credit_status": _credit_status(conn, golden_id),
+        "exposure": [
+            {
+                "account_id": e.account_id,
+                "outstanding": f"{e.outstanding:.2f}",
+                "overdue": None if e.overdue is None else f"{e.overdue:.2f}",
+                "currency": e.currency,
+                "as_of": e.as_of.isoformat(),
+            }
+            for e in conn.execute(
+                select(ar_exposure)
+                .where(ar_exposure.c.golden_id == golden_id)
+                .order_by(ar_exposure.c.account_id)
+            )
+        ],
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
+
+
+def _credit_status(conn: Connection, golden_id: str) -> dict[str, Any] | None:
+    row = conn.execute(select(credit_status).where(credit_status.c.golden_id == golden_id)).first()
+    return None if row is None else {"version": row.version, **row.status}
 
 
 def golden_history(conn: Connection, golden_id: str) -> dict[str, Any]:

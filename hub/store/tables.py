@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -248,4 +249,57 @@ customer_alert = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("resolved_by", Text, nullable=True),
     Index("ix_customer_alert_open", "golden_id", postgresql_where=text("resolved_at IS NULL")),
+)
+
+ar_exposure = Table(
+    "ar_exposure",
+    metadata,
+    # the AR account: the source_record_id of its messages
+    Column("account_id", Text, primary_key=True),
+    # null while the customer AR named is not known yet (parked)
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=True),
+    Column("named_golden_id", Text, nullable=True),
+    Column("named_source", Text, nullable=True),
+    Column("named_source_record_id", Text, nullable=True),
+    Column("outstanding", Numeric(18, 2), nullable=False),
+    Column("overdue", Numeric(18, 2), nullable=True),
+    Column("currency", Text, nullable=False),
+    Column("as_of", DateTime(timezone=True), nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_ar_exposure_golden_id", "golden_id"),
+    Index(
+        "ix_ar_exposure_parked",
+        "named_source",
+        "named_source_record_id",
+        postgresql_where=text("golden_id IS NULL"),
+    ),
+)
+
+credit_status = Table(
+    "credit_status",
+    metadata,
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), primary_key=True),
+    Column("version", Integer, nullable=False),
+    # the last published status, without event_id and as_of
+    Column("status", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+)
+
+credit_limit_proposal = Table(
+    "credit_limit_proposal",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("golden_id", Text, ForeignKey("golden_record.golden_id"), nullable=False),
+    Column("credit_limit", Numeric(18, 2), nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("previous_limit", Numeric(18, 2), nullable=True),
+    Column("proposed_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    # pending | approved | rejected
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("decided_by", Text, nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Index("ix_credit_limit_proposal_pending", "golden_id", postgresql_where=text("status = 'pending'")),
 )

@@ -18,7 +18,10 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from hub.store.tables import (
+    ar_exposure,
     audit_log,
+    credit_limit_proposal,
+    credit_status,
     customer_alert,
     dead_letter,
     distinct_pair,
@@ -584,6 +587,140 @@ class UnitOfWork:
             update(customer_alert).where(condition).values(resolved_at=func.now(), resolved_by=resolved_by)
         )
         return int(result.rowcount or 0)
+
+    # -- AR exposure and credit status ------------------------------------------------------------
+
+    def exposure(self, account_id: str, *, for_update: bool = False) -> Any | None:
+        """Return an AR account's exposure row."""
+        stmt = select(ar_exposure).where(ar_exposure.c.account_id == account_id)
+        return self.conn.execute(stmt.with_for_update() if for_update else stmt).first()
+
+    def save_exposure(self, row: dict[str, Any]) -> None:
+        """Insert or replace an AR account's exposure."""
+        stmt = pg_insert(ar_exposure).values(**row)
+        self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["account_id"],
+                set_={**{k: v for k, v in row.items()}, "updated_at": func.now()},
+            )
+        )
+
+    def remove_exposure(self, account_id: str) -> None:
+        """Forget an AR account (closed)."""
+        self.conn.execute(ar_exposure.delete().where(ar_exposure.c.account_id == account_id))
+
+    def exposures_of(self, golden_id: str) -> list[Any]:
+        """Return the exposure rows booked on a golden record."""
+        return list(
+            self.conn.execute(
+                select(ar_exposure)
+                .where(ar_exposure.c.golden_id == golden_id)
+                .order_by(ar_exposure.c.account_id)
+            ).all()
+        )
+
+    def move_exposures(
+        self, from_golden_id: str, to_golden_id: str, accounts: Collection[str] | None = None
+    ) -> None:
+        """Book exposure on another golden record: all of it, or only the named accounts."""
+        condition = ar_exposure.c.golden_id == from_golden_id
+        if accounts is not None:
+            condition = and_(condition, ar_exposure.c.account_id.in_(list(accounts)))
+        self.conn.execute(update(ar_exposure).where(condition).values(golden_id=to_golden_id))
+
+    def attach_parked_exposures(self, source: str, source_record_id: str, golden_id: str) -> int:
+        """Book exposure that named this source record before the hub knew it; return how many accounts."""
+        result = self.conn.execute(
+            update(ar_exposure)
+            .where(
+                and_(
+                    ar_exposure.c.golden_id.is_(None),
+                    ar_exposure.c.named_source == source,
+                    ar_exposure.c.named_source_record_id == source_record_id,
+                )
+            )
+            .values(golden_id=golden_id)
+        )
+        return int(result.rowcount or 0)
+
+    def credit_status(self, golden_id: str) -> Any | None:
+        """Return the last published credit status of a golden record."""
+        return self.conn.execute(
+            select(credit_status).where(credit_status.c.golden_id == golden_id).with_for_update()
+        ).first()
+
+    def save_credit_status(self, golden_id: str, version: int, status: dict[str, Any]) -> None:
+        """Store the credit status just queued for publishing."""
+        stmt = pg_insert(credit_status).values(golden_id=golden_id, version=version, status=status)
+        self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["golden_id"],
+                set_={"version": version, "status": status, "updated_at": func.now()},
+            )
+        )
+
+    def has_open_alert(self, golden_id: str, kind: str) -> bool:
+        """Tell whether a golden record has an unresolved alert of a kind."""
+        found = self.conn.execute(
+            select(customer_alert.c.id).where(
+                and_(
+                    customer_alert.c.golden_id == golden_id,
+                    customer_alert.c.kind == kind,
+                    customer_alert.c.resolved_at.is_(None),
+                )
+            )
+        ).first()
+        return found is not None
+
+    def resolve_alert(self, alert_id: int, golden_id: str, resolved_by: str) -> bool:
+        """Resolve one open alert of a golden record; return whether it was open."""
+        result = self.conn.execute(
+            update(customer_alert)
+            .where(
+                and_(
+                    customer_alert.c.id == alert_id,
+                    customer_alert.c.golden_id == golden_id,
+                    customer_alert.c.resolved_at.is_(None),
+                )
+            )
+            .values(resolved_at=func.now(), resolved_by=resolved_by)
+        )
+        return bool(result.rowcount)
+
+    def blacklisted_among(self, golden_ids: Collection[str]) -> set[str]:
+        """Return which of these golden records are blacklisted."""
+        if not golden_ids:
+            return set()
+        rows = self.conn.execute(
+            select(golden_record.c.golden_id).where(
+                and_(
+                    golden_record.c.golden_id.in_(list(golden_ids)),
+                    golden_record.c.customer["blacklisted"].astext == "true",
+                )
+            )
+        )
+        return set(rows.scalars())
+
+    def add_proposal(self, row: dict[str, Any]) -> int:
+        """Store a credit-limit proposal waiting for a second person; return its id."""
+        new_id: int = self.conn.execute(
+            insert(credit_limit_proposal).values(**row).returning(credit_limit_proposal.c.id)
+        ).scalar_one()
+        return new_id
+
+    def proposal_for_update(self, proposal_id: int) -> Any | None:
+        """Return a credit-limit proposal, locked for its decision."""
+        return self.conn.execute(
+            select(credit_limit_proposal).where(credit_limit_proposal.c.id == proposal_id).with_for_update()
+        ).first()
+
+    def decide_proposal(self, proposal_id: int, status: str, decided_by: str) -> None:
+        """Record the second person's decision on a proposal."""
+        self.conn.execute(
+            update(credit_limit_proposal)
+            .where(credit_limit_proposal.c.id == proposal_id)
+            .values(status=status, decided_by=decided_by, decided_at=func.now())
+        )
 
     # -- outbox and dead letters ------------------------------------------------------------------
 

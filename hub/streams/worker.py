@@ -18,9 +18,10 @@ import faust
 from sqlalchemy.exc import DBAPIError
 
 from hub.bootstrap import Hub
-from hub.service.intake import InboundMessage, Rejection, read_message
+from hub.service.intake import InboundMessage, read_message
+from hub.service.messages import apply_message
 from hub.service.rematch import recently_changed, rematch_golden
-from hub.service.source_changes import Outcome, apply_source_change, dead_letter_message
+from hub.service.source_changes import Outcome
 from hub.store.retention import prune
 from hub.store.uow import unit_of_work
 from hub.streams.kafka import create_producer
@@ -29,6 +30,8 @@ from hub.streams.relay import OutboxRelay
 log = logging.getLogger(__name__)
 
 CUSTOMER_SOURCES = ("crm", "pos", "ecommerce")
+#: every inbound topic the worker consumes: the customer sources and AR exposure
+INBOUND_SOURCES = (*CUSTOMER_SOURCES, "ar")
 PRUNE_INTERVAL_SECONDS = 3600
 SWEEP_INTERVAL_SECONDS = 60
 
@@ -63,9 +66,7 @@ def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
         max_message_bytes=settings.max_message_bytes,
     )
     with unit_of_work(hub.engine) as uow:
-        if isinstance(command, Rejection):
-            return dead_letter_message(uow, message, command, source, ctx)
-        return apply_source_change(uow, command, ctx)
+        return apply_message(uow, message, command, source, ctx)
 
 
 async def process_with_retry(hub: Hub, source: str, message: InboundMessage) -> Outcome:
@@ -111,7 +112,7 @@ def create_app(hub: Hub) -> faust.App:
     if settings.kafka_security_protocol != "PLAINTEXT":
         app.conf.broker_credentials = _credentials(hub)
 
-    for source in CUSTOMER_SOURCES:
+    for source in INBOUND_SOURCES:
         topic = app.topic(settings.source_topics[source], key_type=bytes, value_type=bytes)
         app.agent(topic, name=f"apply-{source}-changes")(_agent(hub, source))
 
@@ -170,7 +171,9 @@ def _agent(hub: Hub, source: str) -> Any:
                 value=event.value,
             )
             # The event is acknowledged (its offset becomes committable) only when this returns.
-            yield await process_with_retry(hub, source, message)
+            outcome = await process_with_retry(hub, source, message)
+            log.debug("%s[%d]@%d: %s", message.topic, message.partition, message.offset, outcome)
+            yield outcome
 
     apply_changes.__name__ = f"apply_{source}_changes"
     return apply_changes

@@ -20,7 +20,9 @@ from hub.service.stewardship import (
     StewardActionRefused,
     merge_by_hand,
     override_attribute,
+    propose_credit_limit,
     remove_override,
+    resolve_alert,
     set_blacklisted,
     unmerge_by_hand,
 )
@@ -301,4 +303,45 @@ def erase(
     version = expected_version(if_match, body.version)
     return _run(
         hub, erase_customer, golden_id, expected_version=version, reason=body.reason, actor=actor.name
+    )
+
+
+@router.post("/{golden_id}/alerts/{alert_id}/resolve")
+def resolve_customer_alert(
+    golden_id: str,
+    alert_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    body: ReasonRequest,
+    hub: HubDep,
+    actor: Steward,
+) -> dict[str, Any]:
+    """Close an alert a steward looked into; a suspected blacklist match stops holding the customer."""
+    return _run(hub, resolve_alert, golden_id, alert_id, reason=body.reason, actor=actor.name)
+
+
+class CreditLimitProposal(BaseModel):
+    """A new credit limit, in the customer's credit currency, as a decimal string."""
+
+    credit_limit: str = Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,2})?$", examples=["150000.00"])
+    reason: str = Field(min_length=1, max_length=2000)
+    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+
+
+@router.post("/{golden_id}/credit-limit-proposals")
+def propose_limit(
+    golden_id: str,
+    body: CreditLimitProposal,
+    hub: HubDep,
+    actor: Steward,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Propose a credit limit: applied within HUB_CREDIT_APPROVAL_THRESHOLDS, else pending approval."""
+    version = expected_version(if_match, body.version)
+    return _run(
+        hub,
+        propose_credit_limit,
+        golden_id,
+        body.credit_limit,
+        expected_version=version,
+        reason=body.reason,
+        actor=actor.name,
     )

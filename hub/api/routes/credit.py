@@ -1,0 +1,44 @@
+"""Credit-limit proposals: the second person approves or rejects a raise above the threshold."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from hub.api.deps import HubDep, Steward
+from hub.api.problems import Problem
+from hub.service.stewardship import StewardActionRefused, decide_credit_limit
+from hub.store.uow import unit_of_work
+
+router = APIRouter(prefix="/credit-limit-proposals", tags=["credit"])
+ProposalId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+class Decision(BaseModel):
+    """Why the second person approves or rejects; the audit keeps it."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+def _decide(hub: HubDep, proposal_id: int, approve: bool, reason: str, actor: str) -> dict[str, Any]:
+    try:
+        with unit_of_work(hub.engine) as uow:
+            return decide_credit_limit(
+                uow, proposal_id, approve, reason=reason, actor=actor, ctx=hub.context()
+            )
+    except StewardActionRefused as refused:
+        raise Problem(refused.status, refused.code, refused.message) from refused
+
+
+@router.post("/{proposal_id}/approve")
+def approve(proposal_id: ProposalId, body: Decision, hub: HubDep, actor: Steward) -> dict[str, Any]:
+    """Apply a pending credit-limit raise; a different steward or an admin than the proposer must approve."""
+    return _decide(hub, proposal_id, True, body.reason, actor.name)
+
+
+@router.post("/{proposal_id}/reject")
+def reject(proposal_id: ProposalId, body: Decision, hub: HubDep, actor: Steward) -> dict[str, Any]:
+    """Turn a pending credit-limit raise down."""
+    return _decide(hub, proposal_id, False, body.reason, actor.name)

@@ -1,0 +1,164 @@
+"""Credit status use cases: AR exposure in, a credit-status event out whenever the status changes.
+
+The status event is queued in the same transaction as the customer event that changed it, after it,
+so the relay publishes both in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from contracts.outbound import CreditStatusEvent
+from hub.domain.credit import Exposure, credit_status, raise_needs_approval
+from hub.service.intake import FieldError, RecordExposure, Rejection
+from hub.store.uow import WALK_IN_GOLDEN_ID, UnitOfWork
+
+if TYPE_CHECKING:
+    from hub.service.golden import PublishContext
+    from hub.service.source_changes import Outcome
+
+SUSPECTED_BLACKLIST_MATCH = "suspected_blacklist_match"
+EXPOSURE_UNATTRIBUTED = "exposure_unattributed"
+
+
+def refresh_credit_status(uow: UnitOfWork, golden_id: str, ctx: PublishContext) -> bool:
+    """Recompute a golden record's credit status; queue an event if it differs from the last one."""
+    if golden_id == WALK_IN_GOLDEN_ID:
+        return False
+    golden = uow.golden(golden_id)
+    if golden is None:
+        return False
+    exposures = [
+        Exposure(
+            e.account_id,
+            Decimal(e.outstanding),
+            None if e.overdue is None else Decimal(e.overdue),
+            e.currency,
+        )
+        for e in uow.exposures_of(golden_id)
+    ]
+    status = credit_status(
+        state=golden.state,
+        customer=golden.customer,
+        missing_master_data=(golden.data_quality or {}).get("missing", []),
+        exposures=exposures,
+        suspected_blacklist_match=uow.has_open_alert(golden_id, SUSPECTED_BLACKLIST_MATCH),
+        survivor_id=golden.survivor_id,
+    ).as_document()
+    previous = uow.credit_status(golden_id)
+    if previous is not None and previous.status == status:
+        return False
+    if previous is None and golden.state != "active":
+        return False  # never published, nothing downstream to correct
+    version = 1 if previous is None else previous.version + 1
+    event = CreditStatusEvent.model_validate(
+        {
+            "event_id": str(uuid.uuid4()),
+            "golden_id": golden_id,
+            "version": version,
+            "as_of": ctx.now,
+            **status,
+        }
+    ).model_dump(mode="json")
+    uow.save_credit_status(golden_id, version, status)
+    uow.add_outbox(ctx.credit_topic, golden_id.encode(), event, golden_id=golden_id)
+    return True
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def current_credit_status(uow: UnitOfWork, golden_id: str) -> dict[str, Any] | None:
+    """Return the last published credit status of a golden record, with its version."""
+    row = uow.credit_status(golden_id)
+    return None if row is None else {"version": row.version, **row.status}
+
+
+def apply_exposure(uow: UnitOfWork, command: RecordExposure, ctx: PublishContext) -> Outcome | Rejection:
+    """Record what an AR account owes and re-evaluate its customer's credit status.
+
+    AR names the customer by golden id (followed to its survivor) or by source reference; exposure
+    naming a source record the hub has not seen yet is parked and booked when the record arrives.
+    A message older (by `as_of`) than the one applied is stale.
+    """
+    uow.lock([f"account:{command.account_id}", f"message:{command.message_id}"])
+    if uow.is_processed(command.message_id):
+        uow.count_outcome("ar", "duplicate")
+        return "duplicate"
+    existing = uow.exposure(command.account_id, for_update=True)
+    when = command.as_of or command.occurred_at
+    if existing is not None and existing.as_of > when:
+        uow.mark_processed(command.message_id, "ar", "stale")
+        uow.count_outcome("ar", "stale")
+        return "stale"
+    previous_golden = existing.golden_id if existing is not None else None
+
+    if command.change == "delete":
+        uow.remove_exposure(command.account_id)
+        golden_id = None
+    else:
+        if command.named_golden_id is not None:
+            if uow.golden(command.named_golden_id) is None:
+                return Rejection(
+                    "unidentifiable",
+                    f"AR names golden record {command.named_golden_id}, which the hub does not know",
+                    (FieldError("payload.customer.golden_id", "no such golden record"),),
+                    command.message_id,
+                )
+            golden_id = uow.resolve(command.named_golden_id)
+        else:
+            assert command.named_source is not None and command.named_source_record_id is not None
+            found = uow.golden_id_of(command.named_source, command.named_source_record_id)
+            golden_id = uow.resolve(found) if found else None
+        uow.save_exposure(
+            {
+                "account_id": command.account_id,
+                "golden_id": golden_id,
+                "named_golden_id": command.named_golden_id,
+                "named_source": command.named_source,
+                "named_source_record_id": command.named_source_record_id,
+                "outstanding": command.outstanding,
+                "overdue": command.overdue,
+                "currency": command.currency,
+                "as_of": when,
+                "message_id": command.message_id,
+            }
+        )
+    for affected in {g for g in (previous_golden, golden_id) if g is not None}:
+        refresh_credit_status(uow, uow.resolve(affected), ctx)
+    uow.mark_processed(command.message_id, "ar", "applied")
+    uow.count_outcome("ar", "applied")
+    return "applied"
+
+
+def reattribute_exposure_on_unmerge(
+    uow: UnitOfWork, golden_id: str, new_id: str, split_refs: set[tuple[str, str]]
+) -> None:
+    """After an unmerge, move the accounts AR named by a split-off source reference to the new record.
+
+    Accounts AR named by golden id cannot be told apart: they stay on the survivor, flagged.
+    """
+    moved, unattributed = [], []
+    for row in uow.exposures_of(golden_id):
+        if (row.named_source, row.named_source_record_id) in split_refs:
+            moved.append(row.account_id)
+        elif row.named_source is None:
+            unattributed.append(row.account_id)
+    if moved:
+        uow.move_exposures(golden_id, new_id, moved)
+    if unattributed:
+        uow.raise_alert(
+            golden_id, EXPOSURE_UNATTRIBUTED, {"golden_id": new_id, "accounts": sorted(unattributed)}
+        )
+
+
+def needs_second_approver(uow: UnitOfWork, golden_id: str, proposed: Decimal, ctx: PublishContext) -> bool:
+    """Tell whether setting this credit limit raises it by more than the currency's threshold."""
+    golden = uow.golden(golden_id)
+    credit = (golden.customer or {}).get("credit") if golden else None
+    current = Decimal(credit["limit"]) if credit and credit.get("limit") is not None else None
+    currency = (credit or {}).get("currency") or ""
+    return raise_needs_approval(current, proposed, currency, ctx.approval_thresholds)
