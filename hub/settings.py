@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         10.0, description="Kafka consumer session timeout in seconds (group joins wait half of it on Tansu)."
     )
     relay_poll_interval: float = Field(0.05, description="Seconds between outbox polls when it is empty.")
+    batch_size: int = Field(
+        100, ge=1, le=10000, description="Messages the worker applies per database transaction."
+    )
     shutdown_grace_seconds: float = Field(
         30.0,
         gt=0,

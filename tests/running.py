@@ -50,6 +50,7 @@ class WorkerProcess:
                 "HUB_CONSUMER_GROUP": self.settings.consumer_group,
                 "HUB_DATA_DIR": str(self.settings.data_dir),
                 "HUB_BROKER_SESSION_TIMEOUT": str(self.settings.broker_session_timeout),
+                "HUB_BATCH_SIZE": str(self.settings.batch_size),
                 "HUB_LOG_LEVEL": "INFO",
             }
         )

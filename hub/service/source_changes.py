@@ -95,7 +95,7 @@ def candidate_records(
 ) -> dict[str, list[CleanRecord]]:
     """Find candidate golden records through the blocking-key index and load their source records."""
     found = uow.golden_ids_by_keys(blocking_keys(record), CANDIDATE_LIMIT)
-    resolved = {uow.resolve(g) for g in found} - {WALK_IN_GOLDEN_ID}
+    resolved = uow.resolve_many(found) - {WALK_IN_GOLDEN_ID}
     if current is not None:
         resolved.discard(current)
     stored = uow.attached_records_of(sorted(resolved))
@@ -142,8 +142,8 @@ def _upsert(
         issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
     )
     uow.replace_match_keys(command.source, command.source_record_id, golden_id, blocking_keys(record))
-    uow.attach_parked_exposures(command.source, command.source_record_id, golden_id)
-    _alert_on_blacklist_match(uow, command, record, golden_id, candidates, decision)
+    parked = uow.attach_parked_exposures(command.source, command.source_record_id, golden_id)
+    alerted = _alert_on_blacklist_match(uow, command, record, golden_id, candidates, decision)
     uow.add_decision(
         source=command.source,
         source_record_id=command.source_record_id,
@@ -165,7 +165,8 @@ def _upsert(
             probability=decision.review_against.score.probability,
             explanation=decision.explanation(),
         )
-    refresh_credit_status(uow, uow.resolve(golden_id), ctx)  # parked exposure, alerts
+    if parked or alerted:  # survivorship alone did not change what the credit status reads
+        refresh_credit_status(uow, uow.resolve(golden_id), ctx)
     # A child that arrived before its parent names it by source reference: resolve it now.
     for child in uow.children_of(command.source, command.source_record_id):
         resolved = uow.resolve(child)
@@ -184,12 +185,13 @@ def _alert_on_blacklist_match(
     golden_id: str,
     candidates: dict[str, list[CleanRecord]],
     decision: Decision,
-) -> None:
+) -> bool:
     """Alert when a record queued for review against, or sharing an identifier with, a blacklisted customer
     was not linked to it: its credit status is held until a steward decides."""
     blacklisted = uow.blacklisted_among(set(candidates) - {golden_id})
     if not blacklisted:
-        return
+        return False
+    alerted = False
     own = {k for k in blocking_keys(record) if k[0] in IDENTIFYING_KINDS}
     review = decision.review_against.golden_id if decision.review_against is not None else None
     for suspect in sorted(blacklisted):
@@ -206,6 +208,8 @@ def _alert_on_blacklist_match(
                     "review": suspect == review,
                 },
             )
+            alerted = True
+    return alerted
 
 
 def dead_letter_message(

@@ -444,6 +444,24 @@ class UnitOfWork:
             current = row.survivor_id
         return current
 
+    def resolve_many(self, golden_ids: Collection[str]) -> set[str]:
+        """Follow retirement pointers of many golden records at once, one query per hop."""
+        resolved: set[str] = set()
+        pending = set(golden_ids)
+        for _ in range(50):  # chains are short; the bound only guards against a cycle
+            if not pending:
+                break
+            rows = self.conn.execute(
+                select(golden_record.c.golden_id, golden_record.c.survivor_id).where(
+                    golden_record.c.golden_id.in_(sorted(pending))
+                )
+            ).all()
+            found = {r.golden_id for r in rows}
+            resolved |= pending - found
+            resolved |= {r.golden_id for r in rows if r.survivor_id is None}
+            pending = {r.survivor_id for r in rows if r.survivor_id is not None} - resolved
+        return resolved | pending
+
     def save_golden(
         self,
         golden: StoredGoldenRecord,

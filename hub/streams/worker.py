@@ -9,19 +9,22 @@ message id in `processed_message` and is counted a duplicate. So effects are exa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+import threading
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.bootstrap import Hub
-from hub.service.intake import InboundMessage, read_message
+from hub.service.intake import FieldError, InboundMessage, Rejection, read_message
 from hub.service.messages import apply_message
 from hub.service.rematch import recently_changed, rematch_golden
-from hub.service.source_changes import Outcome
+from hub.service.source_changes import Outcome, dead_letter_message
 from hub.store.retention import prune
 from hub.store.uow import unit_of_work
 from hub.streams.kafka import create_producer
@@ -33,6 +36,8 @@ CUSTOMER_SOURCES = ("crm", "pos", "ecommerce")
 #: every inbound topic the worker consumes: the customer sources and AR exposure
 INBOUND_SOURCES = (*CUSTOMER_SOURCES, "ar")
 PRUNE_INTERVAL_SECONDS = 3600
+#: How long a batch waits to fill up before it is applied as it is: the latency bought for throughput.
+BATCH_WAIT_SECONDS = 0.02
 SWEEP_INTERVAL_SECONDS = 60
 
 
@@ -56,31 +61,79 @@ def run_rematch_sweep(hub: Hub, window: timedelta) -> int:
 
 def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
     """Read one message and apply it, or dead-letter it, in one transaction."""
+    return process_batch(hub, source, [message])[0]
+
+
+def process_batch(hub: Hub, source: str, messages: Sequence[InboundMessage]) -> list[Outcome]:
+    """Apply a batch of messages in one transaction, each in its own savepoint, in order.
+
+    One commit per batch instead of per message is where the throughput comes from. A message whose
+    application fails with anything but a lost database connection is poisonous: its savepoint is
+    rolled back and it alone is dead-lettered, the rest of the batch goes on.
+    """
     settings = hub.settings
     ctx = hub.context(datetime.now(UTC))
-    command = read_message(
-        message,
-        topic_source=source,
-        now=ctx.now,
-        max_clock_skew=settings.max_clock_skew,
-        max_message_bytes=settings.max_message_bytes,
-    )
+    outcomes: list[Outcome] = []
     with unit_of_work(hub.engine) as uow:
-        return apply_message(uow, message, command, source, ctx)
+        for message in messages:
+            command = read_message(
+                message,
+                topic_source=source,
+                now=ctx.now,
+                max_clock_skew=settings.max_clock_skew,
+                max_message_bytes=settings.max_message_bytes,
+            )
+            savepoint = uow.conn.begin_nested()
+            try:
+                outcome = apply_message(uow, message, command, source, ctx)
+                savepoint.commit()
+            except (OperationalError, InterfaceError):
+                raise  # the database is gone or the transaction deadlocked: the whole batch is retried
+            except Exception as error:
+                savepoint.rollback()
+                log.exception(
+                    "%s[%d]@%d could not be applied", message.topic, message.partition, message.offset
+                )
+                outcome = dead_letter_message(uow, message, _poisonous(command, error), source, ctx)
+            outcomes.append(outcome)
+    return outcomes
 
 
-async def process_with_retry(hub: Hub, source: str, message: InboundMessage) -> Outcome:
-    """Apply a message, retrying while the database is unreachable: a message is never skipped."""
+def _poisonous(command: object, error: Exception) -> Rejection:
+    message_id = getattr(command, "message_id", None)
+    return Rejection(
+        "invalid_payload",
+        f"the hub failed to apply this message ({type(error).__name__}); it was set aside for a steward",
+        (FieldError("$", f"{type(error).__name__}: {error}"[:500]),),
+        message_id if isinstance(message_id, str) else None,
+    )
+
+
+async def process_with_retry(hub: Hub, source: str, messages: Sequence[InboundMessage]) -> list[Outcome]:
+    """Apply a batch, retrying while the database is unreachable: a message is never skipped.
+
+    The batch runs to its end even when the worker is told to stop meanwhile: its offsets are
+    acknowledged on the way out, so they must not be acknowledged for work that was not committed.
+    """
     delay = 0.2
     while True:
+        work = asyncio.ensure_future(asyncio.to_thread(process_batch, hub, source, messages))
         try:
-            return await asyncio.to_thread(process_message, hub, source, message)
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            log.info("stopping: finishing the batch in hand (%d messages)", len(messages))
+            with contextlib.suppress(Exception):
+                await work
+            log.info("stopping: batch in hand committed")
+            raise
         except DBAPIError as error:
+            first = messages[0]
             log.warning(
-                "database error on %s[%d]@%d, retrying in %.1fs: %s",
-                message.topic,
-                message.partition,
-                message.offset,
+                "database error on %s[%d]@%d (+%d), retrying in %.1fs: %s",
+                first.topic,
+                first.partition,
+                first.offset,
+                len(messages) - 1,
                 delay,
                 error.orig,
             )
@@ -107,6 +160,9 @@ def create_app(hub: Hub) -> faust.App:
         broker_session_timeout=settings.broker_session_timeout,
         broker_heartbeat_interval=min(3.0, settings.broker_session_timeout / 3),
         broker_commit_interval=0.5,
+        # On shutdown do not wait for buffered events to be acknowledged: a batch not yet taken is
+        # simply redelivered; the batch in hand finishes (process_with_retry) and is committed.
+        stream_wait_empty=False,
         producer_acks=-1,
     )
     if settings.kafka_security_protocol != "PLAINTEXT":
@@ -161,19 +217,26 @@ def create_app(hub: Hub) -> faust.App:
 
 
 def _agent(hub: Hub, source: str) -> Any:
-    async def apply_changes(stream: faust.StreamT[bytes]) -> AsyncIterator[Outcome]:
-        async for event in stream.events():
-            message = InboundMessage(
-                topic=event.message.topic,
-                partition=event.message.partition,
-                offset=event.message.offset,
-                key=event.key,
-                value=event.value,
-            )
-            # The event is acknowledged (its offset becomes committable) only when this returns.
-            outcome = await process_with_retry(hub, source, message)
-            log.debug("%s[%d]@%d: %s", message.topic, message.partition, message.offset, outcome)
-            yield outcome
+    size = hub.settings.batch_size
+
+    async def apply_changes(stream: faust.StreamT[bytes]) -> AsyncIterator[list[Outcome]]:
+        # A batch's events are acknowledged (their offsets become committable) when the next batch is
+        # asked for, which is after its transaction committed.
+        batches = stream.take_events(size, within=BATCH_WAIT_SECONDS)  # type: ignore[attr-defined]
+        async for events in batches:
+            messages = [
+                InboundMessage(
+                    topic=e.message.topic,
+                    partition=e.message.partition,
+                    offset=e.message.offset,
+                    key=e.key,
+                    value=e.value,
+                )
+                for e in events
+            ]
+            outcomes = await process_with_retry(hub, source, messages)
+            log.debug("%s: %d messages applied", source, len(messages))
+            yield outcomes
 
     apply_changes.__name__ = f"apply_{source}_changes"
     return apply_changes
@@ -203,7 +266,54 @@ def _credentials(hub: Hub) -> Any:
 
 
 def run_worker(hub: Hub, *, loglevel: str = "INFO") -> None:
-    """Run the stream worker and relay until SIGINT or SIGTERM."""
+    """Run the stream worker and relay until SIGINT or SIGTERM.
+
+    On SIGTERM the worker stops consuming, finishes the batch in hand, commits its offsets, lets the
+    relay publish what is committed, and exits 0; if that takes longer than the grace period
+    (HUB_SHUTDOWN_GRACE_SECONDS) it exits 1 anyway, and the next start redelivers what was not
+    committed (each message is still applied once).
+    """
     app = create_app(hub)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    grace = hub.settings.shutdown_grace_seconds
+
+    async def start_watchdog(sender: Any, *args: Any, **kwargs: Any) -> None:
+        timer = threading.Timer(grace, _give_up, args=(grace,))
+        timer.daemon = True
+        timer.start()
+
+    app.on_before_shutdown.connect(start_watchdog)  # type: ignore[arg-type]
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exit_:
+        code = exit_.code
+    else:
+        code = 0
+    # The agents finished their last batches after the relay task stopped: publish those events too.
+    try:
+        published = asyncio.run(drain_outbox(hub))
+        log.info("outbox drained on the way out: %d events published", published)
+    except Exception:
+        log.exception("could not drain the outbox on the way out; the next relay publishes it")
+    raise SystemExit(code)
+
+
+async def drain_outbox(hub: Hub) -> int:
+    """Publish every committed outbox event now, unless another relay holds the lock (it will)."""
+    producer = create_producer(hub.settings)
+    await producer.start()
+    relay = OutboxRelay(hub.engine, producer)
+    try:
+        if not await asyncio.to_thread(relay.try_lock):
+            return 0
+        while await relay.publish_pending():
+            pass
+        return relay.published
+    finally:
+        await asyncio.to_thread(relay.release)
+        await producer.stop()
+
+
+def _give_up(grace: float) -> None:
+    log.error("shutdown took longer than %.0fs; exiting, uncommitted messages will be redelivered", grace)
+    os._exit(1)

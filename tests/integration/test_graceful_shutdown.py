@@ -1,0 +1,110 @@
+"""SIGTERM mid-stream: the worker finishes its batch, commits, drains the relay and exits 0; batches isolate
+a poisonous message."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.bootstrap import Hub, create_db_engine
+from hub.service.intake import InboundMessage
+from hub.settings import Settings
+from hub.streams import worker as worker_module
+from hub.streams.worker import process_batch
+from tests.integration.helpers import outcome_counts, rows
+from tests.messages import crm_organisation, encode, envelope
+from tests.running import (
+    WorkerProcess,
+    consumed_everything,
+    outbox_drained,
+    processed_count,
+    publish_messages,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+STREAM_LENGTH = 600
+
+
+def _stream() -> list[tuple[bytes | None, bytes]]:
+    messages: list[tuple[bytes | None, bytes]] = []
+    for n in range(STREAM_LENGTH):
+        ref = f"CRM-G{n:05d}"
+        payload = crm_organisation(f"Graceful {n} Trading", emails=[f"g{n}@graceful.example"])
+        messages.append((ref.encode(), encode(envelope("crm", ref, payload))))
+    return messages
+
+
+def test_sigterm_mid_stream_commits_what_was_applied_and_loses_nothing(
+    database_server: Any, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    settings = Settings(
+        database_url=database_server.create_database(f"graceful_{run}"),
+        kafka_bootstrap_servers=kafka_bootstrap,
+        topic_prefix=f"graceful{run}.",
+        consumer_group=f"graceful-{run}",
+        data_dir=tmp_path,
+        broker_session_timeout=6,
+        batch_size=50,
+    )
+    engine = create_db_engine(settings.database_url or "")
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    try:
+        worker.start()
+        publish_messages(settings, "crm", _stream())
+        wait_until(lambda: processed_count(engine) >= 150, timeout=120, message=worker.log)
+
+        asked = time.monotonic()
+        assert worker.stop(timeout=settings.shutdown_grace_seconds + 10) == 0, worker.log()
+        assert time.monotonic() - asked < settings.shutdown_grace_seconds
+        assert processed_count(engine) < STREAM_LENGTH, "the stream ended before the SIGTERM"
+        assert outbox_drained(engine), "the relay left committed events unpublished"
+
+        worker.start()
+        wait_until(
+            lambda: processed_count(engine) >= STREAM_LENGTH and consumed_everything(settings),
+            timeout=180,
+            message=worker.log,
+        )
+        assert worker.stop() == 0, worker.log()
+    finally:
+        worker.stop()
+    counts = outcome_counts(engine)
+    assert counts == {"applied": STREAM_LENGTH}, "a message was redelivered or lost across the graceful stop"
+    assert (
+        rows(engine, "SELECT count(*) AS n FROM golden_record WHERE golden_id <> 'CASH'")[0].n
+        == STREAM_LENGTH
+    )
+    engine.dispose()
+
+
+def test_one_poisonous_message_in_a_batch_is_dead_lettered_alone(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = [envelope("crm", f"P-{n}", crm_organisation(f"Batch {n} Ltd")) for n in range(5)]
+    poisonous = documents[2]["message_id"]
+    real_apply = worker_module.apply_message
+
+    def apply_or_fail(uow: Any, message: InboundMessage, command: Any, source: str, ctx: Any) -> Any:
+        if getattr(command, "message_id", None) == poisonous:
+            raise RuntimeError("a bug this message hits")
+        return real_apply(uow, message, command, source, ctx)
+
+    monkeypatch.setattr(worker_module, "apply_message", apply_or_fail)
+    messages = [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate(documents)
+    ]
+    outcomes = process_batch(hub, "crm", messages)
+
+    assert outcomes == ["applied", "applied", "dead_lettered", "applied", "applied"]
+    letter = rows(hub.engine, "SELECT error_code, message_id, errors FROM dead_letter")[0]
+    assert (letter.error_code, letter.message_id) == ("invalid_payload", poisonous)
+    assert "RuntimeError" in letter.errors[0]["message"]
+    assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 4
