@@ -186,12 +186,25 @@ def _alert_on_blacklist_match(
     candidates: dict[str, list[CleanRecord]],
     decision: Decision,
 ) -> bool:
-    """Alert when a record queued for review against, or sharing an identifier with, a blacklisted customer
-    was not linked to it: its credit status is held until a steward decides."""
-    blacklisted = uow.blacklisted_among(set(candidates) - {golden_id})
+    """Alert when a record links to a blacklisted customer, or is queued for review against or shares an
+    identifier with one it was not linked to (then its credit status is held until a steward decides)."""
+    blacklisted = uow.blacklisted_among(set(candidates) | {golden_id})
     if not blacklisted:
         return False
     alerted = False
+    if golden_id in blacklisted:
+        # a blacklisted customer is back through a source: it stays blacklisted (held); a steward hears of it
+        uow.raise_alert(
+            golden_id,
+            "blacklisted_customer_matched",
+            {
+                "source": command.source,
+                "source_record_id": command.source_record_id,
+                "outcome": decision.outcome,
+            },
+        )
+        blacklisted.discard(golden_id)
+        alerted = True
     own = {k for k in blocking_keys(record) if k[0] in IDENTIFYING_KINDS}
     review = decision.review_against.golden_id if decision.review_against is not None else None
     for suspect in sorted(blacklisted):

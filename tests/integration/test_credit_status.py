@@ -187,6 +187,13 @@ def test_blacklisting_holds_and_a_record_sharing_its_identifier_is_held_until_a_
     client.post(f"/customers/{bad}/blacklist", json={"reason": "fraud", "version": 1}, headers=ADMIN)
     assert statuses(hub, bad)[-1]["hold_reasons"] == ["blacklisted"]
 
+    # the same firm again from another CRM record: linked, still blacklisted, and a steward is told
+    same = crm_organisation("Credit Customer C-10 Sdn Bhd", vat=("dk_cvr", VALID_CVRS[8]))
+    deliver(hub, "crm", envelope("crm", "C-10b", same, minutes=1))
+    assert statuses(hub, bad)[-1]["hold_reasons"] == ["blacklisted"]
+    kinds = [a["kind"] for a in client.get(f"/customers/{bad}", headers=VIEWER).json()["alerts"]]
+    assert kinds == ["blacklisted_customer_matched"]
+
     # a new firm with the same email, but another valid registration number: never linked automatically
     newcomer = customer(hub, "C-12", 10, emails=["owner@shady.example"])
     assert newcomer != bad

@@ -243,3 +243,17 @@ def test_an_unmerge_of_a_record_not_attached_is_refused_with_a_code(hub: Hub, cl
         ).status_code
         == 403
     )
+
+
+def test_the_review_queue_filters_by_golden_record_source_and_likelihood(hub: Hub, client: TestClient) -> None:
+    deliver(hub, "crm", envelope("crm", "F-1", person("Ravi", "Kumar", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "F-2", person("Ravi", "Kumar"), minutes=1))
+    deliver(hub, "crm", envelope("crm", "F-3", person("Mei", "Tan", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "F-4", person("Mei", "Tan"), minutes=1))
+    every = client.get("/reviews", headers=VIEWER).json()["items"]
+    assert len(every) == 2
+    first = every[0]
+    mine = client.get(f"/reviews?golden_id={first['candidate_golden_id']}", headers=VIEWER).json()["items"]
+    assert [r["id"] for r in mine] == [first["id"]]
+    assert client.get("/reviews?source=pos", headers=VIEWER).json()["items"] == []
+    assert client.get("/reviews?min_probability=1", headers=VIEWER).json()["items"] == []

@@ -33,9 +33,14 @@ def list_reviews(
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page")
     ] = None,
+    golden_id: Annotated[str | None, Query(max_length=40, description="either side of the pair")] = None,
+    source: Annotated[str | None, Query(pattern="^(crm|pos|ecommerce)$")] = None,
+    min_probability: Annotated[float | None, Query(ge=0, le=1)] = None,
 ) -> dict[str, Any]:
-    """Return match reviews of a status, oldest first."""
-    items = queries.reviews(conn, status, after, limit)
+    """Return match reviews of a status, oldest first; filter by golden record, source or likelihood."""
+    items = queries.reviews(
+        conn, status, after, limit, golden_id=golden_id, source=source, min_probability=min_probability
+    )
     return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
 
