@@ -245,7 +245,9 @@ def test_an_unmerge_of_a_record_not_attached_is_refused_with_a_code(hub: Hub, cl
     )
 
 
-def test_the_review_queue_filters_by_golden_record_source_and_likelihood(hub: Hub, client: TestClient) -> None:
+def test_the_review_queue_filters_by_golden_record_source_and_likelihood(
+    hub: Hub, client: TestClient
+) -> None:
     deliver(hub, "crm", envelope("crm", "F-1", person("Ravi", "Kumar", addresses=[HOME])))
     deliver(hub, "crm", envelope("crm", "F-2", person("Ravi", "Kumar"), minutes=1))
     deliver(hub, "crm", envelope("crm", "F-3", person("Mei", "Tan", addresses=[HOME])))
