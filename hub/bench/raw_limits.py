@@ -1,0 +1,376 @@
+"""`hub bench limits`: what the broker, the client and PostgreSQL manage on their own, on this machine.
+
+The hub's own figures (`hub bench throughput`, `hub bench import`) only mean something next to the
+ceilings of the parts underneath them, measured on the same servers in the same run:
+
+- aiokafka producing alone (the hub's producer options: acks=all, linger 5 ms) and consuming alone,
+  in messages/s, through the same broker;
+- PostgreSQL COPY alone, in rows/s: narrow rows into a plain table with a primary key, and synthetic
+  golden records into the hub's own tables with all their indexes (one golden record, one source
+  record and about nine match keys each; in a transaction that is rolled back, so nothing stays);
+- one connection's round trips to PostgreSQL (`SELECT 1`), the floor under every SQL statement the
+  worker sends one at a time.
+
+Scratch topics and tables are named `bench-raw-<random>` / `bench_raw_<random>` and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import secrets
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from sqlalchemy import Engine, text
+
+from hub.bench.synthetic import allocate_golden_ids, copy_chunk
+from hub.bootstrap import create_db_engine
+from hub.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
+from hub.settings import Settings
+from hub.store.migrate import upgrade
+from hub.streams.kafka import client_options, create_producer
+
+
+class BenchmarkRefused(RuntimeError):
+    """The benchmark will not run where it was pointed (a database that already holds customers)."""
+
+
+@dataclass(frozen=True)
+class KafkaLimits:
+    """Produce and consume rates of aiokafka alone through one broker."""
+
+    messages: int
+    message_bytes: int
+    partitions: int
+    produce_seconds: float
+    consume_seconds: float
+
+    @property
+    def produce_per_second(self) -> float:
+        """Return messages produced (and acknowledged) per second."""
+        return self.messages / self.produce_seconds if self.produce_seconds else 0.0
+
+    @property
+    def consume_per_second(self) -> float:
+        """Return messages consumed per second."""
+        return self.messages / self.consume_seconds if self.consume_seconds else 0.0
+
+
+@dataclass(frozen=True)
+class PostgresLimits:
+    """COPY rates and the round-trip time of one connection."""
+
+    copy_rows: int
+    copy_seconds: float
+    golden_records: int
+    golden_rows: int
+    golden_seconds: float
+    round_trips: int
+    round_trip_seconds: float
+    round_trip_p50_ms: float
+    round_trip_p99_ms: float
+
+    @property
+    def copy_rows_per_second(self) -> float:
+        """Return narrow rows written per second with COPY."""
+        return self.copy_rows / self.copy_seconds if self.copy_seconds else 0.0
+
+    @property
+    def golden_records_per_second(self) -> float:
+        """Return golden records (with their source record and match keys) written per second with COPY."""
+        return self.golden_records / self.golden_seconds if self.golden_seconds else 0.0
+
+    @property
+    def golden_rows_per_second(self) -> float:
+        """Return rows of the hub's tables written per second with COPY."""
+        return self.golden_rows / self.golden_seconds if self.golden_seconds else 0.0
+
+    @property
+    def round_trips_per_second(self) -> float:
+        """Return sequential `SELECT 1` round trips per second on one connection."""
+        return self.round_trips / self.round_trip_seconds if self.round_trip_seconds else 0.0
+
+
+@dataclass(frozen=True)
+class RawLimits:
+    """Everything `hub bench limits` measured."""
+
+    kafka: KafkaLimits
+    postgres: PostgresLimits
+
+
+# -- Kafka -------------------------------------------------------------------------------------------------
+
+
+async def _kafka_limits(settings: Settings, messages: int, message_bytes: int) -> KafkaLimits:
+    topic = f"{settings.topic_prefix}bench-raw-{secrets.token_hex(4)}"
+    partitions = settings.topic_partitions
+    options = client_options(settings)
+    admin = AIOKafkaAdminClient(**options)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=settings.topic_replication_factor)]
+        )
+        produce_seconds = await _produce(settings, topic, messages, message_bytes)
+        consume_seconds = await _consume(options, topic, partitions, messages)
+    finally:
+        with contextlib.suppress(Exception):  # a broker that cannot delete topics keeps a scratch topic
+            await admin.delete_topics([topic])
+        await admin.close()
+    return KafkaLimits(messages, message_bytes, partitions, produce_seconds, consume_seconds)
+
+
+async def _produce(settings: Settings, topic: str, messages: int, message_bytes: int) -> float:
+    """Send `messages` keyed messages and wait for every acknowledgement; return the seconds it took."""
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        keys = [f"CRM-{i:06d}".encode() for i in range(1000)]
+        body = b"x" * message_bytes
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value=body, key=keys[i % 1000]) for i in range(messages)]
+        await asyncio.gather(*futures)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def _consume(options: dict[str, Any], topic: str, partitions: int, messages: int) -> float:
+    """Read the topic from the beginning until `messages` arrived; return the seconds it took.
+
+    Counts messages rather than comparing positions with end offsets: Tansu reports a partition's end
+    as the base offset of its last producer batch + 1, short of the real end (SPEC 10).
+    """
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        received = 0
+        started = time.perf_counter()
+        deadline = started + max(60.0, messages / 1000)
+        while received < messages:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"consumed {received:,} of {messages:,} messages before the deadline")
+            batch = await consumer.getmany(timeout_ms=200, max_records=10_000)
+            received += sum(len(records) for records in batch.values())
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+
+
+def measure_kafka(settings: Settings, *, messages: int, message_bytes: int = 100) -> KafkaLimits:
+    """Measure aiokafka producing and then consuming `messages` small messages through the broker."""
+    return asyncio.run(_kafka_limits(settings, messages, message_bytes))
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------------------
+
+
+def _narrow_rows(rows: int) -> bytes:
+    return "".join(
+        f"{i}\tCRM-{i:08d}\tcustomer number {i} of the copy benchmark\t{i % 100_000}.25\n"
+        for i in range(rows)
+    ).encode()
+
+
+def measure_postgres(
+    engine: Engine, *, copy_rows: int, golden_records: int, round_trips: int, seed: int = 1
+) -> PostgresLimits:
+    """Measure COPY of narrow rows and of golden records, and sequential round trips, on one connection."""
+    raw = engine.raw_connection()
+    try:
+        driver: Any = raw.driver_connection
+        table = f"bench_raw_{secrets.token_hex(4)}"
+        data = _narrow_rows(copy_rows)
+        with driver.cursor() as cur:
+            cur.execute(
+                f"CREATE TABLE {table} (id bigint PRIMARY KEY, ref text NOT NULL, note text, amount numeric)"
+            )
+        driver.commit()
+        try:
+            started = time.perf_counter()
+            with driver.cursor() as cur, cur.copy(f"COPY {table} (id, ref, note, amount) FROM STDIN") as copy:
+                copy.write(data)
+            driver.commit()
+            copy_seconds = time.perf_counter() - started
+        finally:
+            with driver.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
+            driver.commit()
+
+        golden_rows, golden_seconds = _copy_golden_records(engine, driver, golden_records, seed)
+
+        driver.autocommit = True
+        timings: list[float] = []
+        with driver.cursor() as cur:
+            for _ in range(round_trips):
+                begun = time.perf_counter()
+                cur.execute("SELECT 1")
+                cur.fetchone()
+                timings.append(time.perf_counter() - begun)
+        driver.autocommit = False
+    finally:
+        raw.close()
+    timings.sort()
+    return PostgresLimits(
+        copy_rows=copy_rows,
+        copy_seconds=copy_seconds,
+        golden_records=golden_records,
+        golden_rows=golden_rows,
+        golden_seconds=golden_seconds,
+        round_trips=round_trips,
+        round_trip_seconds=sum(timings),
+        round_trip_p50_ms=_nearest_rank(timings, 50) * 1000,
+        round_trip_p99_ms=_nearest_rank(timings, 99) * 1000,
+    )
+
+
+def _copy_golden_records(engine: Engine, driver: Any, n: int, seed: int) -> tuple[int, float]:
+    """COPY `n` synthetic golden records into the hub's tables in a transaction, then roll it back.
+
+    The rows are rendered first (the hub's normalisation is not what is measured); a data set of its
+    own (another seed) keeps their source record ids clear of any golden records already loaded.
+    """
+    if n <= 0:
+        return 0, 0.0
+    golden_ids = allocate_golden_ids(engine, n)
+    chunk = copy_chunk(seed + 7_777, 0, golden_ids)
+    started = time.perf_counter()
+    try:
+        with driver.cursor() as cur:
+            for table, columns, data in (
+                ("golden_record", "golden_id, state, version, customer, source_refs, lineage, data_quality",
+                 chunk.golden),
+                ("source_record", "source, source_record_id, golden_id, detached, last_occurred_at, "
+                 "last_message_id, record, payload, issues", chunk.source),
+                ("match_key", "kind, value, source, source_record_id, golden_id", chunk.match_key),
+            ):  # fmt: skip
+                with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    copy.write(data)
+        seconds = time.perf_counter() - started
+    finally:
+        driver.rollback()
+    return 2 * n + chunk.match_keys, seconds
+
+
+def _nearest_rank(ordered: list[float], p: float) -> float:
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered), max(1, math.ceil(p / 100 * len(ordered)))) - 1]
+
+
+# -- the whole run -----------------------------------------------------------------------------------------
+
+
+def measure_limits(
+    settings: Settings,
+    engine: Engine,
+    *,
+    messages: int,
+    message_bytes: int,
+    copy_rows: int,
+    golden_records: int,
+    round_trips: int,
+    say: Callable[[str], None] = print,
+) -> RawLimits:
+    """Measure the broker and client, then PostgreSQL, one after the other (never both at once)."""
+    say(f"raw limits: producing and consuming {messages:,} messages of {message_bytes} bytes ...")
+    kafka = measure_kafka(settings, messages=messages, message_bytes=message_bytes)
+    say(f"raw limits: COPY of {copy_rows:,} rows and {golden_records:,} golden records, then round trips")
+    postgres = measure_postgres(
+        engine, copy_rows=copy_rows, golden_records=golden_records, round_trips=round_trips
+    )
+    return RawLimits(kafka, postgres)
+
+
+@contextlib.contextmanager
+def bench_servers(settings: Settings, workdir: Path, say: Callable[[str], None]) -> Iterator[Settings]:
+    """Yield settings with both server addresses: the configured ones, or temporary embedded servers."""
+    with contextlib.ExitStack() as stack:
+        updates: dict[str, Any] = {}
+        if settings.database_url is None:
+            server = EmbeddedPostgres(workdir / "postgres")
+            updates["database_url"] = server.start()
+            stack.callback(server.stop)
+            say(f"started a temporary embedded PostgreSQL in {workdir}")
+        if settings.kafka_bootstrap_servers is None:
+            broker = EmbeddedBroker(log_path=workdir / "tansu.log")
+            updates["kafka_bootstrap_servers"] = broker.start()
+            stack.callback(broker.stop)
+            say(f"started a temporary embedded broker (Tansu) on {updates['kafka_bootstrap_servers']}")
+        yield settings.model_copy(update=updates)
+
+
+def refuse_unless_empty(engine: Engine) -> None:
+    """Refuse a database that holds golden records (SPEC 2: a benchmark never writes into a live hub)."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT golden_id FROM golden_record WHERE golden_id <> 'CASH' LIMIT 1")
+        ).first()
+    if found is not None:
+        raise BenchmarkRefused(
+            "the database at HUB_DATABASE_URL already holds golden records; the benchmark writes synthetic "
+            "customers, so point it at an empty database (or unset HUB_DATABASE_URL for a temporary one)"
+        )
+
+
+def bench_limits(
+    settings: Settings,
+    *,
+    messages: int,
+    message_bytes: int = 100,
+    copy_rows: int,
+    golden_records: int,
+    round_trips: int,
+    say: Callable[[str], None] = print,
+) -> RawLimits:
+    """Measure the raw limits on temporary embedded servers, or on the configured ones."""
+    with (
+        tempfile.TemporaryDirectory(prefix="hub-bench-limits-") as tmp,
+        bench_servers(settings, Path(tmp), say) as servers,
+    ):
+        engine = create_db_engine(servers.database_url or "")
+        try:
+            upgrade(engine)
+            refuse_unless_empty(engine)
+            return measure_limits(
+                servers,
+                engine,
+                messages=messages,
+                message_bytes=message_bytes,
+                copy_rows=copy_rows,
+                golden_records=golden_records,
+                round_trips=round_trips,
+                say=say,
+            )
+        finally:
+            engine.dispose()
+
+
+def render(limits: RawLimits) -> list[str]:
+    """Render the raw limits as report lines."""
+    k, p = limits.kafka, limits.postgres
+    return [
+        f"  aiokafka produce alone      {k.produce_per_second:>12,.0f} msg/s   "
+        f"({k.messages:,} messages of {k.message_bytes} bytes, {k.partitions} partitions, "
+        "acks=all, linger 5 ms)",
+        f"  aiokafka consume alone      {k.consume_per_second:>12,.0f} msg/s",
+        f"  PostgreSQL COPY, narrow     {p.copy_rows_per_second:>12,.0f} rows/s  "
+        f"({p.copy_rows:,} rows, 4 columns, primary key)",
+        f"  PostgreSQL COPY, golden     {p.golden_records_per_second:>12,.0f} records/s "
+        f"({p.golden_rows_per_second:,.0f} rows/s into golden_record, source_record, match_key; "
+        f"{p.golden_records:,} records)",
+        f"  PostgreSQL round trips      {p.round_trips_per_second:>12,.0f} /s      "
+        f"(SELECT 1 on one connection: p50 {p.round_trip_p50_ms:.3f} ms, p99 {p.round_trip_p99_ms:.3f} ms)",
+    ]

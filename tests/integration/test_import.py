@@ -1,0 +1,355 @@
+"""`hub import` on the real PostgreSQL: golden records from a file, rejects, reruns, interruption, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hub.bench.import_bench import BenchmarkRefused, bench_import_on, render
+from hub.bench.synthetic import synthetic_customer
+from hub.bootstrap import Hub
+from hub.cli import main
+from hub.importing import checkpoint_path, flatten, load_checkpoint, rejects_path
+from hub.service import bulk_import
+from hub.service.bulk_import import ImportReport, import_file
+from hub.service.messages import apply_message
+from tests.integration.helpers import customer_events, outcome_counts, rows
+
+SEED = 7
+
+
+def customers(n: int, start: int = 0) -> Iterator[dict[str, Any]]:
+    """Envelopes of distinct synthetic CRM customers, without message ids (the import gives them)."""
+    for index in range(start, start + n):
+        message = synthetic_customer(index, SEED).crm_message()
+        del message["message_id"]
+        yield message
+
+
+def csv_cells(message: dict[str, Any]) -> dict[str, str]:
+    cells = {"source_record_id": message["source_record_id"], "occurred_at": message["occurred_at"]}
+    cells.update(flatten(message["payload"]))
+    return cells
+
+
+def write_csv(path: Path, records: list[dict[str, str]], extra_line: str | None = None) -> Path:
+    header: list[str] = []
+    for record in records:
+        header += [c for c in record if c not in header]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(records)
+        if extra_line is not None:
+            handle.write(extra_line + "\n")
+    return path
+
+
+def crm_csv(tmp_path: Path, valid: int = 30) -> tuple[Path, dict[int, tuple[str, str]]]:
+    """A CSV of `valid` good rows with bad rows among them; returns the bad rows' lines, codes and columns."""
+    good = [csv_cells(m) for m in customers(valid)]
+    bad_limit = csv_cells(next(customers(1, start=900)))
+    bad_limit["credit.limit"] = "1,000.00"
+    bad_limit["credit.currency"] = "SGD"
+    no_id = csv_cells(next(customers(1, start=901)))
+    del no_id["source_record_id"]
+    naive_time = csv_cells(next(customers(1, start=902)))
+    naive_time["occurred_at"] = "2026-01-01T10:00:00"
+    nothing = {"source_record_id": "CRM-EMPTY", "party_type": "organization", "status": "active"}
+    records = [*good[:10], bad_limit, *good[10:20], no_id, naive_time, nothing, *good[20:]]
+    # Data lines start at 2 (line 1 is the header).
+    expected = {
+        12: ("invalid_payload", "credit.limit"),
+        23: ("invalid_envelope", "source_record_id"),
+        24: ("invalid_envelope", "occurred_at"),
+        25: ("unidentifiable", ""),
+    }
+    lines = len(records) + 2
+    expected[lines] = ("malformed_row", "")
+    width = len({c for r in records for c in r})
+    return write_csv(tmp_path / "crm.csv", records, extra_line="X," * (width + 2) + "X"), expected
+
+
+def golden_count(hub: Hub) -> int:
+    found = rows(hub.engine, "SELECT count(*) AS n FROM golden_record WHERE golden_id <> 'CASH'")
+    return int(found[0].n)
+
+
+def rejects_of(report: ImportReport) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in report.rejects_file.read_text().splitlines()]
+
+
+def test_a_csv_import_creates_golden_records_and_lists_bad_rows_with_line_numbers_and_codes(
+    hub: Hub, tmp_path: Path
+) -> None:
+    path, expected = crm_csv(tmp_path)
+
+    report = import_file(hub, path, "crm", batch_size=8)
+
+    assert report.complete
+    assert report.rows == 30 + len(expected)
+    assert report.counts == {"applied": 30, "rejected": len(expected)}
+    assert golden_count(hub) == 30
+    assert len({e["golden_id"] for e in customer_events(hub.engine)}) == 30
+    assert outcome_counts(hub.engine) == {"applied": 30}
+    assert (
+        rows(hub.engine, "SELECT count(*) AS n FROM dead_letter")[0].n == 0
+    )  # an import does not dead-letter
+
+    rejects = rejects_of(report)
+    assert report.rejects_file == rejects_path(path)
+    assert {r["line"]: r["error_code"] for r in rejects} == {
+        line: code for line, (code, _) in expected.items()
+    }
+    for reject in rejects:
+        _, column = expected[reject["line"]]
+        if column:
+            assert column in [e["column"] for e in reject["errors"]], reject
+        assert reject["message"]
+        assert reject["raw"]
+    by_line = {r["line"]: r for r in rejects}
+    assert by_line[12]["raw"]["credit.limit"] == "1,000.00"
+    assert by_line[12]["message_id"] == f"import:{report_hash(path)}:12"
+
+
+def report_hash(path: Path) -> str:
+    checkpoint = load_checkpoint(checkpoint_path(path))
+    assert checkpoint is not None
+    return checkpoint.sha256[:16]
+
+
+def test_a_json_lines_import_applies_envelopes_and_rejects_lines_that_break_the_contract(
+    hub: Hub, tmp_path: Path
+) -> None:
+    good = list(customers(12))
+    wrong_source = {**next(customers(1, start=50)), "source": "pos"}
+    bad_change = {**next(customers(1, start=51)), "change": "merge"}
+    lines = [json.dumps(m) for m in good[:6]] + [json.dumps(wrong_source), "{oops", json.dumps(bad_change)]
+    lines += [json.dumps(m) for m in good[6:]]
+    path = tmp_path / "crm.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+
+    report = import_file(hub, path, "crm", batch_size=5)
+
+    assert report.counts == {"applied": 12, "rejected": 3}
+    assert golden_count(hub) == 12
+    rejects = {r["line"]: r for r in rejects_of(report)}
+    assert {line: r["error_code"] for line, r in rejects.items()} == {
+        7: "wrong_source",
+        8: "not_json",
+        9: "invalid_envelope",
+    }
+    assert rejects[7]["errors"] == [{"path": "source", "message": "expected 'crm'"}]
+    assert rejects[8]["raw"] == "{oops"
+    assert rejects[9]["errors"][0]["path"] == "change"
+
+
+def test_running_the_same_import_again_applies_nothing_and_restarting_it_counts_every_row_a_duplicate(
+    hub: Hub, tmp_path: Path
+) -> None:
+    path, expected = crm_csv(tmp_path)
+    first = import_file(hub, path, "crm", batch_size=10)
+    events = len(customer_events(hub.engine))
+    rejects = first.rejects_file.read_text()
+
+    again = import_file(hub, path, "crm", batch_size=10)
+    assert again.already_complete
+    assert again.rows == 0
+
+    restarted = import_file(hub, path, "crm", batch_size=10, restart=True)
+    assert restarted.counts == {"duplicate": 30, "rejected": len(expected)}
+    assert len(customer_events(hub.engine)) == events
+    assert golden_count(hub) == 30
+    assert restarted.rejects_file.read_text() == rejects  # rewritten, not appended to
+
+
+def test_an_import_stopped_after_some_batches_resumes_where_it_stopped_and_applies_nothing_twice(
+    hub: Hub, tmp_path: Path
+) -> None:
+    path, expected = crm_csv(tmp_path)
+
+    first = import_file(hub, path, "crm", batch_size=10, max_batches=2)
+    assert not first.complete
+    assert first.rows == 20
+    checkpoint = load_checkpoint(checkpoint_path(path))
+    assert checkpoint is not None
+    assert (checkpoint.line, checkpoint.complete) == (21, False)
+
+    second = import_file(hub, path, "crm", batch_size=10)
+
+    assert second.complete
+    assert second.resumed_after == 21
+    assert first.rows + second.rows == 30 + len(expected)
+    assert first.counts + second.counts == {"applied": 30, "rejected": len(expected)}
+    assert golden_count(hub) == 30
+    assert sorted(r["line"] for r in rejects_of(second)) == sorted(expected)  # each bad row listed once
+
+
+def test_an_import_interrupted_inside_a_batch_keeps_the_committed_batches_and_resumes_from_them(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, expected = crm_csv(tmp_path)
+    real = apply_message
+    calls = {"n": 0}
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 15:  # the fifth row of the second batch: the process dies here
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bulk_import, "apply_message", dying)
+    with pytest.raises(KeyboardInterrupt):
+        import_file(hub, path, "crm", batch_size=10)
+    assert golden_count(hub) == 10  # the first batch committed, the second rolled back whole
+    checkpoint = load_checkpoint(checkpoint_path(path))
+    assert checkpoint is not None
+    assert checkpoint.line == 11
+
+    monkeypatch.setattr(bulk_import, "apply_message", real)
+    resumed = import_file(hub, path, "crm", batch_size=10)
+
+    assert resumed.resumed_after == 11
+    assert resumed.counts == {"applied": 20, "rejected": len(expected)}
+    assert golden_count(hub) == 30
+    assert outcome_counts(hub.engine) == {"applied": 30}
+
+
+def test_a_row_the_hub_raises_on_is_rolled_back_alone_and_the_rest_of_its_batch_commits(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = crm_csv(tmp_path)
+    real = apply_message
+    calls = {"n": 0}
+
+    def failing_once(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        outcome = real(*args, **kwargs)  # it wrote its effects inside the row's savepoint ...
+        if calls["n"] == 3:
+            raise RuntimeError("simulated bug")  # ... which the savepoint's rollback undoes
+        return outcome
+
+    monkeypatch.setattr(bulk_import, "apply_message", failing_once)
+    report = import_file(hub, path, "crm", batch_size=10)
+
+    assert report.counts["applied"] == 29
+    assert report.counts["failed"] == 1
+    assert golden_count(hub) == 29
+    failed = [r for r in rejects_of(report) if r["error_code"] == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["line"] == 4
+    assert "RuntimeError" in failed[0]["message"]
+
+    monkeypatch.setattr(bulk_import, "apply_message", real)
+    retried = import_file(hub, path, "crm", batch_size=10, restart=True)
+    assert retried.counts["applied"] == 1
+    assert retried.counts["duplicate"] == 29
+    assert golden_count(hub) == 30
+
+
+def test_a_changed_file_is_imported_from_the_top_and_its_rows_with_message_ids_are_duplicates(
+    hub: Hub, tmp_path: Path
+) -> None:
+    messages = [{**m, "message_id": f"export-{i}"} for i, m in enumerate(customers(12))]
+    path = tmp_path / "crm.jsonl"
+    path.write_text("".join(json.dumps(m) + "\n" for m in messages[:10]))
+    import_file(hub, path, "crm", batch_size=4)
+
+    path.write_text("".join(json.dumps(m) + "\n" for m in messages))
+    report = import_file(hub, path, "crm", batch_size=4)
+
+    assert report.resumed_after == 0
+    assert report.counts == {"duplicate": 10, "applied": 2}
+    assert golden_count(hub) == 12
+
+
+def test_hub_import_on_the_command_line_prints_a_summary_and_exits_0_even_with_rejects(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, expected = crm_csv(tmp_path)
+    assert hub.settings.database_url is not None
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    rejects = tmp_path / "bad-rows.jsonl"
+
+    code = main(["import", str(path), "--source", "crm", "--rejects", str(rejects), "--batch-size", "7"])
+
+    out = capsys.readouterr()
+    assert code == 0
+    assert "applied                 30" in out.out
+    assert f"rejected                 {len(expected)}" in out.out
+    assert str(rejects) in out.out
+    assert "rows/s" in out.err  # the progress bar
+    assert len(rejects.read_text().splitlines()) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--source", "erp"], "unknown source 'erp': one of crm, pos, ecommerce, ar"),
+        (["--source", "crm", "--format", "csv", "--batch-size", "0"], "batch size must be at least 1"),
+    ],
+)
+def test_hub_import_refuses_a_usage_error_with_exit_code_2_and_a_precise_message(
+    hub: Hub,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    complaint: str,
+) -> None:
+    path, _ = crm_csv(tmp_path)
+    assert hub.settings.database_url is not None
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+
+    assert main(["import", str(path), *args]) == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_hub_import_of_a_missing_file_exits_2_before_touching_any_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+
+    assert main(["import", str(tmp_path / "missing.csv"), "--source", "crm"]) == 2
+    assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_a_csv_header_without_source_record_id_is_a_usage_error_and_applies_nothing(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(
+        tmp_path / "no-ids.csv", [{"party_type": "organization", "legal_name": "Novo Handel A/S"}]
+    )
+    assert hub.settings.database_url is not None
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+
+    assert main(["import", str(path), "--source", "crm"]) == 2
+    assert "no source_record_id column" in capsys.readouterr().err
+    assert golden_count(hub) == 0
+
+
+def test_the_import_benchmark_imports_its_synthetic_file_and_refuses_a_database_holding_customers(
+    hub: Hub, tmp_path: Path
+) -> None:
+    assert hub.settings.database_url is not None
+    url = hub.settings.database_url
+
+    report = bench_import_on(
+        url, hub.settings, records=120, batch_size=50, seed=3, file_format="csv", workdir=tmp_path, say=str
+    )
+
+    assert report.import_report.counts == {"applied": 120}
+    assert report.golden_records == 119  # record 99 is record 74 keyed twice in the CRM: linked, not new
+    assert "records/s" in render(report)
+    with pytest.raises(BenchmarkRefused, match="already holds golden records"):
+        bench_import_on(
+            url, hub.settings, records=10, batch_size=5, seed=4, file_format="csv", workdir=tmp_path
+        )
