@@ -307,6 +307,7 @@ def _apply_row(
     ctx = hub.context(now)
     for attempt in range(1, ROW_ATTEMPTS + 1):
         # Outside the try: a connection that broke makes this raise, and the whole batch is retried.
+        counts = dict(uow.pending_counts)  # a rolled-back row must not be counted either
         savepoint = uow.conn.begin_nested()
         try:
             if isinstance(command, RecordExposure):
@@ -315,6 +316,7 @@ def _apply_row(
                 applied = apply_exposure(uow, command, ctx)
                 if isinstance(applied, Rejection):
                     savepoint.rollback()
+                    uow.pending_counts = counts
                     return _rejected(row, applied, source)
                 outcome: str = applied
             else:
@@ -323,6 +325,7 @@ def _apply_row(
             if error.connection_invalidated:
                 raise
             savepoint.rollback()
+            uow.pending_counts = counts
             if getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES and attempt < ROW_ATTEMPTS:
                 log.info("line %d: %s, trying again", row.line, error.orig)
                 continue
@@ -330,6 +333,7 @@ def _apply_row(
             return _failed(row, command.message_id, error)
         except Exception as error:
             savepoint.rollback()
+            uow.pending_counts = counts
             log.exception("line %d: applying the row failed", row.line)
             return _failed(row, command.message_id, error)
         savepoint.commit()

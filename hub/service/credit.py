@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from contracts.outbound import CreditStatusEvent
 from hub.domain.credit import Exposure, credit_status, raise_needs_approval
 from hub.service.intake import FieldError, RecordExposure, Rejection
-from hub.store.uow import WALK_IN_GOLDEN_ID, UnitOfWork
+from hub.store.uow import WALK_IN_GOLDEN_ID, StoredGoldenRecord, UnitOfWork
 
 if TYPE_CHECKING:
     from hub.service.golden import PublishContext
@@ -23,11 +23,17 @@ SUSPECTED_BLACKLIST_MATCH = "suspected_blacklist_match"
 EXPOSURE_UNATTRIBUTED = "exposure_unattributed"
 
 
-def refresh_credit_status(uow: UnitOfWork, golden_id: str, ctx: PublishContext) -> bool:
-    """Recompute a golden record's credit status; queue an event if it differs from the last one."""
+def refresh_credit_status(
+    uow: UnitOfWork, golden_id: str, ctx: PublishContext, *, golden: StoredGoldenRecord | None = None
+) -> bool:
+    """Recompute a golden record's credit status; queue an event if it differs from the last one.
+
+    `golden` is the record's row when the caller has just written it (saves reading it again).
+    """
     if golden_id == WALK_IN_GOLDEN_ID:
         return False
-    golden = uow.golden(golden_id)
+    if golden is None:
+        golden = uow.golden(golden_id)
     if golden is None:
         return False
     exposures = [

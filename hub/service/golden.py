@@ -160,12 +160,11 @@ def refresh_golden(
             cause=cause,
             topic=ctx.customer_topic,
         )
-        refresh_credit_status(uow, golden_id, ctx)
+        refresh_credit_status(uow, golden_id, ctx, golden=deactivated)
         return True
 
-    overrides = {
-        o.attribute: Override(o.attribute, o.value, o.actor, o.set_at) for o in uow.overrides(golden_id)
-    }
+    stored_overrides = uow.overrides(golden_id) if golden.version > 0 else []  # a new record has none
+    overrides = {o.attribute: Override(o.attribute, o.value, o.actor, o.set_at) for o in stored_overrides}
     attributes = apply_overrides(survive([record_from_json(s.record) for s in stored], ctx.rules), overrides)
     parent_golden_id = None
     parent_ref = attributes.values.get("parent_source_record_id")
@@ -203,5 +202,5 @@ def refresh_golden(
         cause=cause,
         topic=ctx.customer_topic,
     )
-    refresh_credit_status(uow, golden_id, ctx)
+    refresh_credit_status(uow, golden_id, ctx, golden=updated)
     return True

@@ -82,6 +82,9 @@ class UnitOfWork:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        #: outcome counts written when the transaction ends: the counter rows are shared by every worker,
+        #: and updating them per message would hold their locks for a whole batch
+        self.pending_counts: dict[tuple[str, str], int] = {}
 
     # -- idempotency and counting -------------------------------------------------------------
 
@@ -99,20 +102,43 @@ class UnitOfWork:
         )
 
     def count_outcome(self, source: str, outcome: str, n: int = 1) -> None:
-        """Add to the persistent count of messages by source and outcome."""
-        stmt = pg_insert(message_outcome).values(source=source, outcome=outcome, count=n)
-        self.conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["source", "outcome"], set_={"count": message_outcome.c.count + n}
+        """Add to the persistent count of messages by source and outcome (written at commit)."""
+        self.pending_counts[(source, outcome)] = self.pending_counts.get((source, outcome), 0) + n
+
+    def flush_counts(self) -> None:
+        """Write the counts of this transaction, just before it commits."""
+        for (source, outcome), n in sorted(self.pending_counts.items()):
+            stmt = pg_insert(message_outcome).values(source=source, outcome=outcome, count=n)
+            self.conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["source", "outcome"], set_={"count": message_outcome.c.count + n}
+                )
             )
-        )
+        self.pending_counts.clear()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Run a block in a savepoint; if it raises, its writes and its counts are undone."""
+        counts = dict(self.pending_counts)
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            self.pending_counts = counts
+            raise
+        nested.commit()
 
     # -- locking --------------------------------------------------------------------------------
 
     def lock(self, keys: Iterable[str]) -> None:
         """Take transaction-scoped advisory locks on keys, in a fixed order so workers never deadlock."""
-        for key in sorted(set(keys)):
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _lock_id(key)})
+        ids = [_lock_id(key) for key in sorted(set(keys))]
+        if ids:
+            # one round trip; unnest yields the ids in array order, so the locks are taken in key order
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:ids AS bigint[])) AS k"), {"ids": ids}
+            ).all()
 
     # -- source records ---------------------------------------------------------------------------
 
@@ -819,4 +845,6 @@ class UnitOfWork:
 def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
     """Open a transaction that commits when the block ends and rolls back when it raises."""
     with engine.begin() as conn:
-        yield UnitOfWork(conn)
+        uow = UnitOfWork(conn)
+        yield uow
+        uow.flush_counts()

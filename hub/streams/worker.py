@@ -83,14 +83,12 @@ def process_batch(hub: Hub, source: str, messages: Sequence[InboundMessage]) -> 
                 max_clock_skew=settings.max_clock_skew,
                 max_message_bytes=settings.max_message_bytes,
             )
-            savepoint = uow.conn.begin_nested()
             try:
-                outcome = apply_message(uow, message, command, source, ctx)
-                savepoint.commit()
+                with uow.savepoint():
+                    outcome = apply_message(uow, message, command, source, ctx)
             except (OperationalError, InterfaceError):
                 raise  # the database is gone or the transaction deadlocked: the whole batch is retried
             except Exception as error:
-                savepoint.rollback()
                 log.exception(
                     "%s[%d]@%d could not be applied", message.topic, message.partition, message.offset
                 )
