@@ -4,12 +4,16 @@ The hub's own figures (`hub bench throughput`, `hub bench import`) only mean som
 ceilings of the parts underneath them, measured on the same servers in the same run:
 
 - aiokafka producing alone (the hub's producer options: acks=all, linger 5 ms) and consuming alone,
-  in messages/s, through the same broker;
+  in messages/s, through the same broker; and the latency of one message from producer to consumer
+  at a low rate, with a 10 ms fetch wait and with the 1500 ms Faust gives its workers' consumer (Tansu
+  holds an empty fetch, so the wait shows up as latency);
 - PostgreSQL COPY alone, in rows/s: narrow rows into a plain table with a primary key, and synthetic
   golden records into the hub's own tables with all their indexes (one golden record, one source
   record and about nine match keys each; in a transaction that is rolled back, so nothing stays);
 - one connection's round trips to PostgreSQL (`SELECT 1`), the floor under every SQL statement the
-  worker sends one at a time.
+  worker sends one at a time; and a primary-key lookup of a golden record, with psycopg and the SQL
+  text, and through SQLAlchemy Core with the statement built each time, as the hub's store does (the
+  client's own cost per statement).
 
 Scratch topics and tables are named `bench-raw-<random>` / `bench_raw_<random>` and removed afterwards.
 """
@@ -29,18 +33,30 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from hub.bench.synthetic import allocate_golden_ids, copy_chunk
 from hub.bootstrap import create_db_engine
 from hub.runtime.embedded import EmbeddedBroker, EmbeddedPostgres
 from hub.settings import Settings
 from hub.store.migrate import upgrade
+from hub.store.tables import golden_record
+from hub.store.uow import WALK_IN_GOLDEN_ID
 from hub.streams.kafka import client_options, create_producer
 
 
 class BenchmarkRefused(RuntimeError):
     """The benchmark will not run where it was pointed (a database that already holds customers)."""
+
+
+@dataclass(frozen=True)
+class HopLatency:
+    """How long one message takes from the producer to a consumer, at a low rate, by fetch_max_wait_ms."""
+
+    fetch_max_wait_ms: int
+    p50_ms: float
+    p99_ms: float
+    messages: int
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class KafkaLimits:
     partitions: int
     produce_seconds: float
     consume_seconds: float
+    hops: tuple[HopLatency, ...] = ()
 
     @property
     def produce_per_second(self) -> float:
@@ -77,6 +94,8 @@ class PostgresLimits:
     round_trip_seconds: float
     round_trip_p50_ms: float
     round_trip_p99_ms: float
+    lookup_seconds: float
+    core_lookup_seconds: float
 
     @property
     def copy_rows_per_second(self) -> float:
@@ -98,6 +117,16 @@ class PostgresLimits:
         """Return sequential `SELECT 1` round trips per second on one connection."""
         return self.round_trips / self.round_trip_seconds if self.round_trip_seconds else 0.0
 
+    @property
+    def lookups_per_second(self) -> float:
+        """Return primary-key lookups per second with psycopg and the SQL text."""
+        return self.round_trips / self.lookup_seconds if self.lookup_seconds else 0.0
+
+    @property
+    def core_lookups_per_second(self) -> float:
+        """Return the same lookups per second through SQLAlchemy Core."""
+        return self.round_trips / self.core_lookup_seconds if self.core_lookup_seconds else 0.0
+
 
 @dataclass(frozen=True)
 class RawLimits:
@@ -110,23 +139,76 @@ class RawLimits:
 # -- Kafka -------------------------------------------------------------------------------------------------
 
 
-async def _kafka_limits(settings: Settings, messages: int, message_bytes: int) -> KafkaLimits:
-    topic = f"{settings.topic_prefix}bench-raw-{secrets.token_hex(4)}"
+async def _kafka_limits(
+    settings: Settings, messages: int, message_bytes: int, hop_messages: int
+) -> KafkaLimits:
+    topics = [f"{settings.topic_prefix}bench-raw-{secrets.token_hex(4)}" for _ in range(1 + len(FETCH_WAITS))]
     partitions = settings.topic_partitions
     options = client_options(settings)
     admin = AIOKafkaAdminClient(**options)
     await admin.start()
     try:
         await admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=settings.topic_replication_factor)]
+            [
+                NewTopic(t, num_partitions=partitions, replication_factor=settings.topic_replication_factor)
+                for t in topics
+            ]
         )
-        produce_seconds = await _produce(settings, topic, messages, message_bytes)
-        consume_seconds = await _consume(options, topic, partitions, messages)
+        produce_seconds = await _produce(settings, topics[0], messages, message_bytes)
+        consume_seconds = await _consume(options, topics[0], partitions, messages)
+        hops = [
+            await _hop_latency(settings, topic, partitions, wait, hop_messages)
+            for topic, wait in zip(topics[1:], FETCH_WAITS, strict=True)
+        ]
     finally:
-        with contextlib.suppress(Exception):  # a broker that cannot delete topics keeps a scratch topic
-            await admin.delete_topics([topic])
+        with contextlib.suppress(Exception):  # a broker that cannot delete topics keeps its scratch topics
+            await admin.delete_topics(topics)
         await admin.close()
-    return KafkaLimits(messages, message_bytes, partitions, produce_seconds, consume_seconds)
+    return KafkaLimits(messages, message_bytes, partitions, produce_seconds, consume_seconds, tuple(hops))
+
+
+#: The consumer's fetch_max_wait_ms values whose one-message latency is measured: a short wait, and the
+#: 1500 ms Faust passes to aiokafka for its workers' consumer (faust.transport.drivers.aiokafka).
+FETCH_WAITS = (10, 1500)
+HOP_RATE = 20.0
+
+
+async def _hop_latency(
+    settings: Settings, topic: str, partitions: int, fetch_max_wait_ms: int, messages: int
+) -> HopLatency:
+    """Publish `messages` one by one at HOP_RATE a second; time each from send to a consumer's hands."""
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), enable_auto_commit=False, fetch_max_wait_ms=fetch_max_wait_ms
+    )
+    producer = create_producer(settings)
+    await consumer.start()
+    await producer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        sent: dict[int, float] = {}
+        timings: list[float] = []
+
+        async def receive() -> None:
+            while len(timings) < messages:
+                batch = await consumer.getmany(timeout_ms=100)
+                now = time.perf_counter()
+                timings.extend(now - sent[int(r.value)] for records in batch.values() for r in records)
+
+        receiving = asyncio.create_task(receive())
+        for i in range(messages):
+            sent[i] = time.perf_counter()
+            await producer.send(topic, value=str(i).encode(), key=f"CRM-{i:06d}".encode())
+            await asyncio.sleep(1 / HOP_RATE)
+        await asyncio.wait_for(receiving, timeout=30 + fetch_max_wait_ms / 1000)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    timings.sort()
+    return HopLatency(
+        fetch_max_wait_ms, _nearest_rank(timings, 50) * 1000, _nearest_rank(timings, 99) * 1000, messages
+    )
 
 
 async def _produce(settings: Settings, topic: str, messages: int, message_bytes: int) -> float:
@@ -169,9 +251,12 @@ async def _consume(options: dict[str, Any], topic: str, partitions: int, message
         await consumer.stop()
 
 
-def measure_kafka(settings: Settings, *, messages: int, message_bytes: int = 100) -> KafkaLimits:
-    """Measure aiokafka producing and then consuming `messages` small messages through the broker."""
-    return asyncio.run(_kafka_limits(settings, messages, message_bytes))
+def measure_kafka(
+    settings: Settings, *, messages: int, message_bytes: int = 100, hop_messages: int = 100
+) -> KafkaLimits:
+    """Measure aiokafka producing, then consuming, `messages` small messages through the broker; then
+    the latency of single messages at a low rate, with a short and with Faust's fetch wait."""
+    return asyncio.run(_kafka_limits(settings, messages, message_bytes, hop_messages))
 
 
 # -- PostgreSQL --------------------------------------------------------------------------------------------
@@ -220,8 +305,10 @@ def measure_postgres(
                 cur.fetchone()
                 timings.append(time.perf_counter() - begun)
         driver.autocommit = False
+        lookup_seconds = _raw_lookups(driver, round_trips)
     finally:
         raw.close()
+    core_seconds = _core_lookups(engine, round_trips)
     timings.sort()
     return PostgresLimits(
         copy_rows=copy_rows,
@@ -233,7 +320,36 @@ def measure_postgres(
         round_trip_seconds=sum(timings),
         round_trip_p50_ms=_nearest_rank(timings, 50) * 1000,
         round_trip_p99_ms=_nearest_rank(timings, 99) * 1000,
+        lookup_seconds=lookup_seconds,
+        core_lookup_seconds=core_seconds,
     )
+
+
+_LOOKUP = "SELECT golden_id, state, version, customer FROM golden_record WHERE golden_id = %s"
+
+
+def _raw_lookups(driver: Any, n: int) -> float:
+    """Time `n` primary-key lookups of a golden record with psycopg and the SQL text, in a transaction."""
+    started = time.perf_counter()
+    with driver.cursor() as cur:
+        for _ in range(n):
+            cur.execute(_LOOKUP, (WALK_IN_GOLDEN_ID,))
+            cur.fetchone()
+    driver.rollback()
+    return time.perf_counter() - started
+
+
+def _core_lookups(engine: Engine, n: int) -> float:
+    """Time the same lookups through SQLAlchemy Core, building each statement as the hub's store does."""
+    g = golden_record.c
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        for _ in range(n):
+            conn.execute(
+                select(g.golden_id, g.state, g.version, g.customer).where(g.golden_id == WALK_IN_GOLDEN_ID)
+            ).first()
+        conn.rollback()
+    return time.perf_counter() - started
 
 
 def _copy_golden_records(engine: Engine, driver: Any, n: int, seed: int) -> tuple[int, float]:
@@ -366,6 +482,11 @@ def render(limits: RawLimits) -> list[str]:
         f"({k.messages:,} messages of {k.message_bytes} bytes, {k.partitions} partitions, "
         "acks=all, linger 5 ms)",
         f"  aiokafka consume alone      {k.consume_per_second:>12,.0f} msg/s",
+        *(
+            f"  one message, fetch wait {h.fetch_max_wait_ms:>4} ms  p50 {h.p50_ms:>7,.0f} ms, "
+            f"p99 {h.p99_ms:,.0f} ms   (producer to consumer, {h.messages} messages at {HOP_RATE:.0f}/s)"
+            for h in k.hops
+        ),
         f"  PostgreSQL COPY, narrow     {p.copy_rows_per_second:>12,.0f} rows/s  "
         f"({p.copy_rows:,} rows, 4 columns, primary key)",
         f"  PostgreSQL COPY, golden     {p.golden_records_per_second:>12,.0f} records/s "
@@ -373,4 +494,8 @@ def render(limits: RawLimits) -> list[str]:
         f"{p.golden_records:,} records)",
         f"  PostgreSQL round trips      {p.round_trips_per_second:>12,.0f} /s      "
         f"(SELECT 1 on one connection: p50 {p.round_trip_p50_ms:.3f} ms, p99 {p.round_trip_p99_ms:.3f} ms)",
+        f"  primary-key lookup, psycopg {p.lookups_per_second:>12,.0f} /s      (SQL text, one connection, "
+        f"{1000 / max(p.lookups_per_second, 1e-9):.3f} ms each)",
+        f"  same, SQLAlchemy Core       {p.core_lookups_per_second:>12,.0f} /s      (statement built each "
+        f"time as the hub's store does: {1000 / max(p.core_lookups_per_second, 1e-9):.3f} ms each)",
     ]

@@ -23,12 +23,17 @@ arrival of its first event. Sustained throughput is M over first publish to the 
 Outcomes are counted in the database (`message_outcome`, and per message in `processed_message` and
 `dead_letter`), so a broken run cannot print good figures: the run fails when fewer than M outcomes
 arrive (no new one for `timeout` seconds), and the report says BROKEN when a message had no event or
-a kind did not get the outcome it should. It also reports the worker's peak RSS (VmHWM), the CPU time of
-the worker and of PostgreSQL, and database bytes per golden record.
+a kind did not get the outcome it should. It also reports the worker's peak RSS (VmHWM), database bytes
+per golden record, the CPU time of each party (worker, PostgreSQL, broker, this process, and the rest
+of the machine: other people's work skews a run, and the report says how much), and what the worker's
+PostgreSQL sessions were doing, sampled from pg_stat_activity (executing a statement, waiting for a
+lock, or idle in a transaction because the worker has not sent the next statement yet).
 
-Afterwards it can apply a few hundred more messages of the same mix in this process, through the
-worker's own `process_batch`, counting SQL statements and the time spent in them (`--sample`), and
-measure the raw limits of the broker and PostgreSQL on the same servers (`--limits`).
+Where the time goes: `--py-spy FILE` profiles the worker process with py-spy (wall clock, or with
+`--py-spy-gil` only the thread holding the GIL); `--sample N` then applies N more messages of the
+same mix in this process through the worker's own `process_batch`, counting SQL statements per
+message and the time spent in them; `--limits` measures the raw limits of the broker, the client and
+PostgreSQL on the same servers (`hub.bench.raw_limits`).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import re
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,8 +69,14 @@ from sqlalchemy import Engine, event, make_url, text
 
 from hub.bench import raw_limits
 from hub.bench.api import typo
-from hub.bench.synthetic import SyntheticCustomer, load_synthetic_golden_records, synthetic_customer
+from hub.bench.synthetic import (
+    OCCURRED_AT,
+    SyntheticCustomer,
+    load_synthetic_golden_records,
+    synthetic_customer,
+)
 from hub.bootstrap import bootstrap, create_db_engine
+from hub.service.source_changes import CANDIDATE_LIMIT
 from hub.settings import CUSTOMER_TOPIC, DEADLETTER_TOPIC, Settings
 from hub.store.migrate import upgrade
 from hub.streams.kafka import client_options, create_producer, ensure_topics
@@ -511,6 +523,7 @@ class StatementSample:
     by_statement: list[tuple[str, int, float]] = field(default_factory=list)
     #: SQL statements per message, by kind of message (each kind applied in batches of its own).
     by_kind: dict[str, float] = field(default_factory=dict)
+    outcomes_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def statements_per_message(self) -> float:
@@ -535,6 +548,8 @@ class ThroughputReport:
     outcomes: dict[str, int]
     outcomes_by_kind: dict[str, dict[str, int]]
     duplicate_decisions: dict[str, int]
+    #: Candidate golden records scored per message that reached the matcher (from match_decision).
+    candidates: list[int]
     latencies_ms: list[float]
     latencies_by_kind: dict[str, list[float]]
     without_event: int
@@ -629,6 +644,27 @@ def _events_queued(engine: Engine, topics: Sequence[str]) -> tuple[int, int]:
             {"topics": list(topics)},
         ).one()
     return int(queued), int(unpublished)
+
+
+@contextlib.contextmanager
+def _loaded_as_settled(engine: Engine) -> Iterator[None]:
+    """Make the golden records loaded in the block look as old as their source records.
+
+    The loader leaves `created_at` and `updated_at` to their default, now(), and the worker's re-match
+    sweep re-scores every golden record changed within the last three minutes: its first pass would
+    re-match the whole preload while the stream runs, which a settled hub never does. Changing the
+    defaults for the load costs nothing; updating a million rows afterwards would bloat the table.
+    """
+    settled = OCCURRED_AT.isoformat()
+    with engine.begin() as conn:
+        for column in ("created_at", "updated_at"):
+            conn.exec_driver_sql(f"ALTER TABLE golden_record ALTER COLUMN {column} SET DEFAULT '{settled}'")
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            for column in ("created_at", "updated_at"):
+                conn.exec_driver_sql(f"ALTER TABLE golden_record ALTER COLUMN {column} SET DEFAULT now()")
 
 
 def _database_size(engine: Engine) -> tuple[int, int]:
@@ -904,10 +940,16 @@ async def _drive(
         await consumer.stop()
 
 
-def _correlate(
-    engine: Engine, measured: Sequence[BenchMessage], arrivals: _Arrivals
-) -> tuple[dict[int, float], dict[str, dict[str, int]], dict[str, int]]:
-    """Tie events to messages; return first arrival per seq, outcomes per kind, duplicates' decisions."""
+@dataclass(frozen=True)
+class _Correlated:
+    first_event: dict[int, float]  # seq -> first arrival (perf_counter)
+    outcomes_by_kind: dict[str, dict[str, int]]
+    duplicate_decisions: dict[str, int]
+    candidates: list[int]  # candidate golden records scored, per matched message
+
+
+def _correlate(engine: Engine, measured: Sequence[BenchMessage], arrivals: _Arrivals) -> _Correlated:
+    """Tie events to messages and messages to their outcomes and match decisions."""
     by_id = {m.message_id: m for m in measured if m.message_id is not None}
     first: dict[int, float] = {}
     with engine.connect() as conn:
@@ -925,7 +967,10 @@ def _correlate(
         }
         dead_values = [bytes(v) for (v,) in conn.execute(text("SELECT value FROM dead_letter")).all()]
         decisions = conn.execute(
-            text("SELECT message_id, outcome FROM match_decision WHERE message_id LIKE 'bench-%'")
+            text(
+                "SELECT message_id, outcome, jsonb_array_length(explanation->'candidates') "
+                "FROM match_decision WHERE message_id LIKE 'bench-%'"
+            )
         ).all()
     for golden_id, version, message_id in caused:
         message = by_id.get(message_id)
@@ -948,8 +993,9 @@ def _correlate(
             outcome = "none"
         by_kind[message.kind][outcome] += 1
     duplicates = {m.message_id for m in measured if m.kind == "duplicate"}
-    decided = Counter(str(outcome) for message_id, outcome in decisions if message_id in duplicates)
-    return first, {kind: dict(c) for kind, c in by_kind.items()}, dict(decided)
+    decided = Counter(str(outcome) for message_id, outcome, _ in decisions if message_id in duplicates)
+    candidates = [int(n or 0) for message_id, _, n in decisions if message_id in by_id]
+    return _Correlated(first, {kind: dict(c) for kind, c in by_kind.items()}, dict(decided), candidates)
 
 
 def _find_py_spy() -> str | None:
@@ -1040,11 +1086,14 @@ def _is_idle_loop(stack: _Stack) -> bool:
     return bool(stack.frames) and stack.frames[-1][0].endswith("select")
 
 
-def summarise_profile(path: Path, rate: float = 100.0, top: int = 12) -> list[str]:
-    """Summarise a py-spy profile of the worker: who was busy with what, in thread-seconds and shares.
+def summarise_profile(path: Path, rate: float = 100.0, *, gil: bool = False, top: int = 12) -> list[str]:
+    """Summarise a py-spy profile of the worker: which thread did what, and where applying batches goes.
 
-    The profile is wall-clock (idle frames included), so a thread blocked on PostgreSQL's socket shows
-    its psycopg frame; a stack's innermost Python frame says what the thread was doing.
+    A wall-clock profile (idle frames included) counts every thread at every sample, so a thread
+    blocked in psycopg shows its psycopg frame whether it waits for PostgreSQL or for the GIL; shares
+    are of the wall time, per thread (the worker applies up to three batches at once, one per source).
+    A `gil` profile counts only the thread holding the GIL: shares are of the worker's Python CPU.
+    A stack's innermost Python frame says what the thread was doing.
     """
     stacks = read_collapsed(path)
     if not stacks:
@@ -1052,10 +1101,10 @@ def summarise_profile(path: Path, rate: float = 100.0, top: int = 12) -> list[st
     per_thread: Counter[str] = Counter()
     for stack in stacks:
         per_thread[stack.thread] += stack.samples
-    seconds = max(per_thread.values()) / rate
+    whole = sum(per_thread.values()) if gil else max(per_thread.values())
 
     def share(samples: int) -> str:
-        return f"{samples / rate:6.1f}  ({samples / rate / seconds:4.0%})"
+        return f"{samples / rate:6.1f}  ({samples / whole:4.0%})"
 
     applying = [st for st in stacks if any(f == "process_batch" for f, _ in st.frames)]
     applied = sum(st.samples for st in applying) or 1
@@ -1064,6 +1113,7 @@ def summarise_profile(path: Path, rate: float = 100.0, top: int = 12) -> list[st
         for st in stacks
         if not any(f == "process_batch" for f, _ in st.frames) and any("relay" in f for _, f in st.frames)
     )
+    sweep = sum(st.samples for st in stacks if any(f == "run_rematch_sweep" for f, _ in st.frames))
     loop = [st for st in stacks if st.thread == "MainThread"]
     loop_idle = sum(st.samples for st in loop if _is_idle_loop(st))
     loop_busy: Counter[str] = Counter()
@@ -1079,17 +1129,25 @@ def summarise_profile(path: Path, rate: float = 100.0, top: int = 12) -> list[st
         for name in {f"{f} ({file})" for f, file in st.frames if _package(file) in ("hub", "contracts")}:
             inclusive[name] += st.samples
         innermost["{} ({})".format(*st.frames[-1])] += st.samples
+    header = (
+        f"  {whole:,} samples of the thread holding the GIL ({whole / rate:.0f} s of Python CPU at "
+        f"{rate:.0f} Hz); seconds (share of the worker's Python CPU):"
+        if gil
+        else f"  {whole:,} samples per thread ({whole / rate:.0f} s at {rate:.0f} Hz), {len(per_thread)} "
+        "threads; thread-seconds (share of the wall time; threads add up):"
+    )
     return [
-        f"  {seconds:.0f} s at {rate:.0f} Hz, {len(per_thread)} threads; thread-seconds (wall share):",
+        header,
         f"    applying batches (process_batch, executor threads)  {share(applied)}",
-        *(f"      {n / applied:6.1%}  {name}" for name, n in categories.most_common()),
+        *(f"      {n / applied:6.1%}  {name}" for name, n in categories.most_common(8)),
         f"    outbox relay (executor threads)                     {share(relay)}",
+        f"    re-match sweep (run_rematch_sweep, every 60 s)      {share(sweep)}",
         f"    event loop thread, busy                             {share(sum(loop_busy.values()))}: "
         + ", ".join(f"{name} {n / busy:.0%}" for name, n in loop_busy.most_common(5)),
-        f"    event loop thread, idle in select                   {share(loop_idle)}",
-        "  the hub's functions by inclusive share of the time applying batches:",
+        *([] if gil else [f"    event loop thread, idle in select                   {share(loop_idle)}"]),
+        "  the hub's functions by inclusive share of applying batches:",
         *(f"    {n / applied:6.1%}  {name}" for name, n in inclusive.most_common(top)),
-        "  innermost frames by share of the time applying batches:",
+        "  innermost frames by share of applying batches:",
         *(f"    {n / applied:6.1%}  {name}" for name, n in innermost.most_common(top)),
     ]
 
@@ -1162,6 +1220,7 @@ def _sample_statements(
     counter = _StatementCounter()
     per_kind: Counter[str] = Counter()
     messages_of_kind: Counter[str] = Counter()
+    outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     say(f"statement sample: applying {count} more messages in this process with process_batch ...")
     cpu_before, database_before = time.process_time(), _server_cpu_seconds(pgdata)
     started = time.perf_counter()
@@ -1171,7 +1230,8 @@ def _sample_statements(
             for (kind, source), inbound in groups.items():
                 for i in range(0, len(inbound), settings.batch_size):
                     sent = counter.total
-                    process_batch(hub, source, inbound[i : i + settings.batch_size])
+                    for outcome in process_batch(hub, source, inbound[i : i + settings.batch_size]):
+                        outcomes[kind][outcome] += 1
                     per_kind[kind] += counter.total - sent
                     batches += 1
                 messages_of_kind[kind] += len(inbound)
@@ -1195,6 +1255,7 @@ def _sample_statements(
         ),
         by_statement=[(shape, n, counter.seconds[shape]) for shape, n in counter.counts.most_common(40)],
         by_kind={kind: per_kind[kind] / n for kind, n in messages_of_kind.items()},
+        outcomes_by_kind={kind: dict(c) for kind, c in outcomes.items()},
     )
 
 
@@ -1207,6 +1268,12 @@ def _problems(
         problems.append(f"only {sum(outcomes.values()):,} of {messages:,} messages reached an outcome")
     if missing:
         problems.append(f"{missing:,} messages have no event on {CUSTOMER_TOPIC} or {DEADLETTER_TOPIC}")
+    return problems + _wrong_outcomes(by_kind)
+
+
+def _wrong_outcomes(by_kind: dict[str, dict[str, int]]) -> list[str]:
+    """Say which kinds of message did not get the outcome they should."""
+    problems = []
     for kind, counts in by_kind.items():
         wrong = sum(n for outcome, n in counts.items() if outcome != EXPECTED_OUTCOME[kind])
         if wrong:
@@ -1256,7 +1323,8 @@ def bench_throughput_on(
         except raw_limits.BenchmarkRefused as refused:
             raise BenchmarkRefused(str(refused)) from None
         say(f"loading {golden:,} synthetic golden records with COPY ...")
-        load = load_synthetic_golden_records(engine, golden, seed)
+        with _loaded_as_settled(engine):
+            load = load_synthetic_golden_records(engine, golden, seed)
         size_after_load, golden_after_load = _database_size(engine)
         say(f"  loaded in {load.seconds:.1f} s ({load.records_per_second:,.0f} records/s)")
 
@@ -1301,9 +1369,10 @@ def bench_throughput_on(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 spy.wait(py_spy_seconds + 30)
             if py_spy is not None and py_spy.exists():
-                profile = summarise_profile(py_spy, PY_SPY_RATE)
+                profile = summarise_profile(py_spy, PY_SPY_RATE, gil=py_spy_gil)
 
-        first, by_kind, decided = _correlate(engine, measured, arrivals)
+        correlated = _correlate(engine, measured, arrivals)
+        first, by_kind = correlated.first_event, correlated.outcomes_by_kind
         start = measured[0].seq
         latencies = {seq: (arrived - published.sent_at[seq - start]) * 1000 for seq, arrived in first.items()}
         by_kind_latency: dict[str, list[float]] = {kind: [] for kind in KINDS}
@@ -1328,7 +1397,8 @@ def bench_throughput_on(
             elapsed_seconds=last_event - published.first,
             outcomes=outcomes,
             outcomes_by_kind=by_kind,
-            duplicate_decisions=decided,
+            duplicate_decisions=correlated.duplicate_decisions,
+            candidates=correlated.candidates,
             latencies_ms=list(latencies.values()),
             latencies_by_kind=by_kind_latency,
             without_event=missing,
@@ -1351,6 +1421,8 @@ def bench_throughput_on(
         )
         if sample:
             report.sample = _sample_statements(settings, factory, sample, pgdata, say)
+            wrong = _wrong_outcomes(report.sample.outcomes_by_kind)
+            report.problems += [f"statement sample: {problem}" for problem in wrong]
         if limits:
             report.limits = raw_limits.measure_limits(settings, engine, say=say, **limits)
         return report
@@ -1456,6 +1528,7 @@ def render(report: ThroughputReport) -> str:
     rss_ok = 0 < r.worker_peak_rss_bytes < TARGET_RSS_BYTES
     throughput_ok = r.messages_per_second >= TARGET_MESSAGES_PER_SECOND
     cpu, wall = r.cpu, r.cpu_seconds or 1.0
+    candidates = statistics.fmean(r.candidates) if r.candidates else 0.0
     lines = [
         f"Throughput of the running hub: {r.messages:,} messages ({mix}), {pace}",
         f"onto {r.golden_loaded:,} golden records (COPY, {r.load_seconds:.1f} s); one `hub worker` with "
@@ -1478,6 +1551,9 @@ def render(report: ThroughputReport) -> str:
         f"  outcome by kind              {outcome_by_kind}",
         f"  cross-source duplicates      {decided} (match decisions; link: joined the known customer)",
         f"  messages without an event    {r.without_event:,}",
+        f"  candidates scored            {candidates:.1f} per message on average, p95 "
+        f"{percentile(r.candidates, 95):.0f}, max {max(r.candidates, default=0)} "
+        f"(golden records sharing a blocking key, at most {CANDIDATE_LIMIT})",
         "",
         f"  worker peak RSS (VmHWM)      {r.worker_peak_rss_bytes / 2**20:>9,.0f} MiB  "
         f"(at the end {r.worker_rss_bytes / 2**20:,.0f} MiB; target < 1,024 MiB: {_met(rss_ok)})",
