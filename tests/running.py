@@ -116,7 +116,7 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPar
     """Return a topic's partitions, loading metadata first: a fresh client may not have it yet."""
     known = consumer.partitions_for_topic(topic)
     if not known:
-        await consumer.force_metadata_update()
+        await consumer.topics()  # loads the cluster's metadata
         known = consumer.partitions_for_topic(topic)
     return [TopicPartition(topic, p) for p in sorted(known or set())]
 

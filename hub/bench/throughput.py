@@ -1104,7 +1104,8 @@ def summarise_profile(path: Path, rate: float = 100.0, *, gil: bool = False, top
     whole = sum(per_thread.values()) if gil else max(per_thread.values())
 
     def share(samples: int) -> str:
-        return f"{samples / rate:6.1f}  ({samples / whole:4.0%})"
+        amount = f"{samples:6,}" if gil else f"{samples / rate:6.1f}"
+        return f"{amount}  ({samples / whole:4.0%})"
 
     applying = [st for st in stacks if any(f == "process_batch" for f, _ in st.frames)]
     applied = sum(st.samples for st in applying) or 1
@@ -1114,6 +1115,15 @@ def summarise_profile(path: Path, rate: float = 100.0, *, gil: bool = False, top
         if not any(f == "process_batch" for f, _ in st.frames) and any("relay" in f for _, f in st.frames)
     )
     sweep = sum(st.samples for st in stacks if any(f == "run_rematch_sweep" for f, _ in st.frames))
+    # In --nonblocking mode py-spy sometimes reads only the innermost frames of a thread's stack.
+    others = [
+        st
+        for st in stacks
+        if st.thread != "MainThread"
+        and not any(f in ("process_batch", "run_rematch_sweep") or "relay" in file for f, file in st.frames)
+    ]
+    waiting = sum(st.samples for st in others if st.frames and st.frames[-1][0] == "_worker")
+    partial = sum(st.samples for st in others) - waiting
     loop = [st for st in stacks if st.thread == "MainThread"]
     loop_idle = sum(st.samples for st in loop if _is_idle_loop(st))
     loop_busy: Counter[str] = Counter()
@@ -1130,8 +1140,7 @@ def summarise_profile(path: Path, rate: float = 100.0, *, gil: bool = False, top
             inclusive[name] += st.samples
         innermost["{} ({})".format(*st.frames[-1])] += st.samples
     header = (
-        f"  {whole:,} samples of the thread holding the GIL ({whole / rate:.0f} s of Python CPU at "
-        f"{rate:.0f} Hz); seconds (share of the worker's Python CPU):"
+        f"  {whole:,} samples of the thread holding the GIL; samples (share of the worker's Python CPU):"
         if gil
         else f"  {whole:,} samples per thread ({whole / rate:.0f} s at {rate:.0f} Hz), {len(per_thread)} "
         "threads; thread-seconds (share of the wall time; threads add up):"
@@ -1142,6 +1151,8 @@ def summarise_profile(path: Path, rate: float = 100.0, *, gil: bool = False, top
         *(f"      {n / applied:6.1%}  {name}" for name, n in categories.most_common(8)),
         f"    outbox relay (executor threads)                     {share(relay)}",
         f"    re-match sweep (run_rematch_sweep, every 60 s)      {share(sweep)}",
+        f"    other threads, or stacks read only in part          {share(partial)}",
+        *([] if gil else [f"    executor threads waiting for work                   {share(waiting)}"]),
         f"    event loop thread, busy                             {share(sum(loop_busy.values()))}: "
         + ", ".join(f"{name} {n / busy:.0%}" for name, n in loop_busy.most_common(5)),
         *([] if gil else [f"    event loop thread, idle in select                   {share(loop_idle)}"]),
