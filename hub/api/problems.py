@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.service.stewardship import StewardActionRefused
+
 PROBLEM = "application/problem+json"
 
 
@@ -45,6 +47,11 @@ def install(api: FastAPI) -> None:
         if error.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+    @api.exception_handler(StewardActionRefused)
+    async def on_refused(request: Request, error: StewardActionRefused) -> JSONResponse:
+        # every steward use case refuses the same way: one mapping here, none in the routes
+        return problem_response(error.status, error.code, error.message)
 
     @api.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from hub.api.deps import HubDep, Steward
-from hub.api.problems import Problem
-from hub.service.stewardship import StewardActionRefused, decide_credit_limit
+from hub.service.stewardship import decide_credit_limit
 from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/credit-limit-proposals", tags=["credit"])
@@ -23,13 +22,8 @@ class Decision(BaseModel):
 
 
 def _decide(hub: HubDep, proposal_id: int, approve: bool, reason: str, actor: str) -> dict[str, Any]:
-    try:
-        with unit_of_work(hub.engine) as uow:
-            return decide_credit_limit(
-                uow, proposal_id, approve, reason=reason, actor=actor, ctx=hub.context()
-            )
-    except StewardActionRefused as refused:
-        raise Problem(refused.status, refused.code, refused.message) from refused
+    with unit_of_work(hub.engine) as uow:
+        return decide_credit_limit(uow, proposal_id, approve, reason=reason, actor=actor, ctx=hub.context())
 
 
 @router.post("/{proposal_id}/approve")

@@ -17,7 +17,6 @@ from hub.domain.model import RawTaxId
 from hub.domain.normalise import normalise_email, normalise_phone
 from hub.service.erasure import erase_customer
 from hub.service.stewardship import (
-    StewardActionRefused,
     merge_by_hand,
     override_attribute,
     propose_credit_limit,
@@ -156,11 +155,9 @@ def expected_version(if_match: str | None, body_version: int | None) -> int:
 
 
 def _run(hub: HubDep, action: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    try:
-        with unit_of_work(hub.engine) as uow:
-            return action(uow, *args, ctx=hub.context(), **kwargs)
-    except StewardActionRefused as refused:
-        raise Problem(refused.status, refused.code, refused.message) from refused
+    """Run a steward use case in one transaction; a refusal becomes a problem document (problems.py)."""
+    with unit_of_work(hub.engine) as uow:
+        return action(uow, *args, ctx=hub.context(), **kwargs)
 
 
 @router.post("/{golden_id}/merge")

@@ -89,10 +89,7 @@ def replay_all(body: ReplayAllRequest, hub: HubDep, actor: Admin) -> dict[str, A
 @router.post("/{letter_id}/replay")
 def replay_one(letter_id: LetterId, body: ReplayRequest, hub: HubDep, actor: Admin) -> dict[str, Any]:
     """Apply one dead letter again; if it is still invalid it stays open and the answer says why."""
-    try:
-        result = _replay(hub, letter_id, body.reason, actor.name)
-    except StewardActionRefused as refused:
-        raise Problem(refused.status, refused.code, refused.message) from refused
+    result = _replay(hub, letter_id, body.reason, actor.name)
     if result["outcome"] == "still_invalid":
         raise Problem(
             422,

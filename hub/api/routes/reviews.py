@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from hub.api.deps import ConnectionDep, HubDep, Steward, Viewer
 from hub.api.problems import Problem
-from hub.service.stewardship import StewardActionRefused, decide_review
+from hub.service.stewardship import decide_review
 from hub.store import queries
 from hub.store.uow import unit_of_work
 
@@ -56,10 +56,7 @@ def get_review(review_id: ReviewId, conn: ConnectionDep, actor: Viewer) -> dict[
 @router.post("/{review_id}/decision")
 def decide(review_id: ReviewId, body: ReviewDecision, hub: HubDep, actor: Steward) -> dict[str, Any]:
     """Merge the two golden records (the older survives) or mark them distinct, never to be auto-linked."""
-    try:
-        with unit_of_work(hub.engine) as uow:
-            return decide_review(
-                uow, review_id, body.decision, reason=body.reason, actor=actor.name, ctx=hub.context()
-            )
-    except StewardActionRefused as refused:
-        raise Problem(refused.status, refused.code, refused.message) from refused
+    with unit_of_work(hub.engine) as uow:
+        return decide_review(
+            uow, review_id, body.decision, reason=body.reason, actor=actor.name, ctx=hub.context()
+        )
