@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     broker_session_timeout: float = Field(
         10.0, description="Kafka consumer session timeout in seconds (group joins wait half of it on Tansu)."
     )
+    consumer_fetch_max_wait_ms: int = Field(
+        20,
+        ge=1,
+        le=10000,
+        description="Longest the worker's consumer waits on an empty fetch (Faust's own 1500 ms is the "
+        "hub's latency floor).",
+    )
     relay_poll_interval: float = Field(0.05, description="Seconds between outbox polls when it is empty.")
     batch_size: int = Field(
         100, ge=1, le=10000, description="Messages the worker applies per database transaction."

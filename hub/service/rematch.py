@@ -8,7 +8,7 @@ source records of recently changed golden records against their candidates and m
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
 from hub.domain.matching import decide_match
 from hub.service.golden import PublishContext
@@ -38,6 +38,6 @@ def rematch_golden(uow: UnitOfWork, golden_id: str, ctx: PublishContext) -> tupl
     return ()
 
 
-def recently_changed(uow: UnitOfWork, window: timedelta) -> list[str]:
-    """Return the active golden records changed within the window, the sweep's work list."""
-    return uow.golden_ids_changed_within(window)
+def recently_changed(uow: UnitOfWork, since: datetime) -> list[str]:
+    """Return the active golden records changed after `since`, the sweep's work list."""
+    return uow.golden_ids_changed_since(since)

@@ -413,20 +413,37 @@ class UnitOfWork:
 
     # -- golden records ---------------------------------------------------------------------------
 
-    def golden_ids_changed_within(self, window: timedelta) -> list[str]:
-        """Return active golden records (not CASH) whose row changed within the window, oldest first."""
+    def golden_ids_changed_since(self, since: datetime) -> list[str]:
+        """Return active golden records (not CASH) whose row changed after `since`, in id order."""
         rows = self.conn.execute(
             select(golden_record.c.golden_id)
             .where(
                 and_(
                     golden_record.c.state == "active",
                     golden_record.c.golden_id != WALK_IN_GOLDEN_ID,
-                    golden_record.c.updated_at > func.now() - window,
+                    golden_record.c.updated_at > since,
                 )
             )
             .order_by(golden_record.c.golden_id)
         ).all()
         return [r.golden_id for r in rows]
+
+    def change_watermark(self, longest: timedelta) -> datetime:
+        """Return the time before which every change to the database is visible now.
+
+        `updated_at` is the writing transaction's start time, so a change not yet visible belongs to a
+        transaction still open: the watermark is the start of the oldest one, or now. A transaction
+        open longer than `longest` (a stuck session) is not waited for.
+        """
+        watermark: datetime = self.conn.execute(
+            text(
+                "SELECT greatest(now() - :longest, least(now(), coalesce("
+                " (SELECT min(xact_start) FROM pg_stat_activity"
+                "  WHERE datname = current_database() AND pid <> pg_backend_pid()), now())))"
+            ),
+            {"longest": longest},
+        ).scalar_one()
+        return watermark
 
     def next_golden_id(self) -> str:
         """Allocate a new, never reused golden id."""

@@ -33,6 +33,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self._lock_conn: Connection | None = None
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         self.published = 0
 
     def try_lock(self) -> bool:
@@ -105,8 +106,17 @@ class OutboxRelay:
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+            await asyncio.wait_for(self._woken.wait(), timeout=seconds)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """Say that events were committed: poll now instead of at the end of the poll interval.
+
+        A wake-up during a poll is kept, so the relay polls once more and loses nothing.
+        """
+        self._woken.set()
 
     def stop(self) -> None:
         """Ask the relay to finish the batch in hand, drain what is committed, and return."""
         self._stopping.set()
+        self._woken.set()

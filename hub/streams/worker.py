@@ -13,7 +13,8 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from hub.service.rematch import recently_changed, rematch_golden
 from hub.service.source_changes import Outcome, dead_letter_message
 from hub.store.retention import prune
 from hub.store.uow import unit_of_work
+from hub.streams.fetching import HubApp
 from hub.streams.kafka import create_producer
 from hub.streams.relay import OutboxRelay
 
@@ -41,14 +43,26 @@ BATCH_WAIT_SECONDS = 0.02
 SWEEP_INTERVAL_SECONDS = 60
 
 
-def run_rematch_sweep(hub: Hub, window: timedelta) -> int:
-    """Re-match the golden records changed within the window, each in its own short transaction.
+@dataclass(frozen=True)
+class SweepResult:
+    """What one re-match sweep did, and where the next one starts."""
 
-    Short transactions keep the sweep from holding locks the stream needs; a deadlock with the
-    stream (PostgreSQL aborts one side) only postpones that golden record to the next sweep.
+    swept: int
+    merged: int
+    watermark: datetime
+
+
+def run_rematch_sweep(hub: Hub, since: datetime) -> SweepResult:
+    """Re-match the golden records changed after `since`, each in its own short transaction.
+
+    The next sweep starts at the returned watermark, so each change is re-matched about once: not
+    before its transaction committed, and not again by every later sweep. Short transactions keep
+    the sweep from holding locks the stream needs; a deadlock with the stream (PostgreSQL aborts
+    one side) only leaves that golden record to the stream's next change of it.
     """
     with unit_of_work(hub.engine) as uow:
-        work = recently_changed(uow, window)
+        watermark = uow.change_watermark(longest=timedelta(seconds=5 * SWEEP_INTERVAL_SECONDS))
+        work = recently_changed(uow, since)
     merged = 0
     for golden_id in work:
         try:
@@ -56,7 +70,7 @@ def run_rematch_sweep(hub: Hub, window: timedelta) -> int:
                 merged += len(rematch_golden(uow, golden_id, hub.context()))
         except DBAPIError:
             log.warning("re-match of %s failed; the next sweep tries again", golden_id, exc_info=True)
-    return merged
+    return SweepResult(len(work), merged, watermark)
 
 
 def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
@@ -142,8 +156,9 @@ async def process_with_retry(hub: Hub, source: str, messages: Sequence[InboundMe
 def create_app(hub: Hub) -> faust.App:
     """Build the Faust app: the agents of the three customer topics and the outbox relay."""
     settings = hub.settings
-    app = faust.App(
+    app = HubApp(
         settings.consumer_group,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         broker=f"kafka://{settings.kafka_bootstrap_servers}",
         broker_credentials=None,
         value_serializer="raw",
@@ -166,11 +181,15 @@ def create_app(hub: Hub) -> faust.App:
     if settings.kafka_security_protocol != "PLAINTEXT":
         app.conf.broker_credentials = _credentials(hub)
 
+    relay_holder: dict[str, OutboxRelay] = {}
+
+    def wake_relay() -> None:
+        if "relay" in relay_holder:
+            relay_holder["relay"].wake()
+
     for source in INBOUND_SOURCES:
         topic = app.topic(settings.source_topics[source], key_type=bytes, value_type=bytes)
-        app.agent(topic, name=f"apply-{source}-changes")(_agent(hub, source))
-
-    relay_holder: dict[str, OutboxRelay] = {}
+        app.agent(topic, name=f"apply-{source}-changes")(_agent(hub, source, wake_relay))
 
     async def run_outbox_relay() -> None:
         producer = create_producer(settings)
@@ -198,13 +217,14 @@ def create_app(hub: Hub) -> faust.App:
             await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
 
     async def sweep_for_duplicates() -> None:
+        # the first sweep also covers what a previous worker changed shortly before it stopped
+        since = datetime.now(UTC) - timedelta(seconds=3 * SWEEP_INTERVAL_SECONDS)
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
-            merged = await asyncio.to_thread(
-                run_rematch_sweep, hub, timedelta(seconds=3 * SWEEP_INTERVAL_SECONDS)
-            )
-            if merged:
-                log.info("re-match sweep merged %d golden records", merged)
+            result = await asyncio.to_thread(run_rematch_sweep, hub, since)
+            since = result.watermark
+            if result.merged:
+                log.info("re-match sweep: %d changed, %d merged", result.swept, result.merged)
 
     app.task(sweep_for_duplicates)
     app.task(run_outbox_relay)
@@ -214,7 +234,7 @@ def create_app(hub: Hub) -> faust.App:
     return app
 
 
-def _agent(hub: Hub, source: str) -> Any:
+def _agent(hub: Hub, source: str, committed: Callable[[], None]) -> Any:
     size = hub.settings.batch_size
 
     async def apply_changes(stream: faust.StreamT[bytes]) -> AsyncIterator[list[Outcome]]:
@@ -233,6 +253,7 @@ def _agent(hub: Hub, source: str) -> Any:
                 for e in events
             ]
             outcomes = await process_with_retry(hub, source, messages)
+            committed()  # the batch's events are in the outbox: the relay publishes them now
             log.debug("%s: %d messages applied", source, len(messages))
             yield outcomes
 

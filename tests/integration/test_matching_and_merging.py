@@ -321,7 +321,7 @@ def test_merge_then_unmerge_restores_the_source_references_and_lineage(hub: Hub)
 
 def test_the_rematch_sweep_merges_golden_records_that_became_duplicates(hub: Hub) -> None:
     from dataclasses import replace
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     from hub.streams.worker import run_rematch_sweep
 
@@ -333,8 +333,32 @@ def test_the_rematch_sweep_merges_golden_records_that_became_duplicates(hub: Hub
     first, second = golden_of(hub, "crm", "S-1"), golden_of(hub, "crm", "S-2")
     assert first != second
 
-    merged = run_rematch_sweep(hub, timedelta(minutes=5))
+    result = run_rematch_sweep(hub, datetime.now(UTC) - timedelta(minutes=5))
 
-    assert merged == 1
+    assert result.merged == 1
     assert golden_of(hub, "crm", "S-2") == first
     assert customer_events(hub.engine, second)[-1]["survivor_id"] == first
+
+
+def test_each_rematch_sweep_starts_where_the_last_one_ended(hub: Hub) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from hub.streams.worker import run_rematch_sweep
+
+    blind = replace(hub, model=replace(hub.model, link_threshold=1.0, review_threshold=1.0))
+    deliver(blind, "crm", envelope("crm", "S-1", crm_person("Wei", "Chen", date_of_birth="1985-06-01")))
+    first = run_rematch_sweep(hub, datetime.now(UTC) - timedelta(minutes=5))
+    assert (first.swept, first.merged) == (1, 0)
+
+    # nothing changed since: the next sweep re-matches nothing
+    assert run_rematch_sweep(hub, first.watermark).swept == 0
+
+    # a later change is swept by the next sweep, and merged
+    same = crm_person("Ana", "Lim", date_of_birth="1990-02-03", addresses=[HOME])
+    deliver(blind, "crm", envelope("crm", "S-2", same))
+    deliver(blind, "crm", envelope("crm", "S-3", same, minutes=1))
+    later = run_rematch_sweep(hub, first.watermark)
+    assert later.swept == 2
+    assert later.merged == 1
+    assert golden_of(hub, "crm", "S-3") == golden_of(hub, "crm", "S-2")
