@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.service.stewardship import StewardActionRefused
@@ -38,8 +41,44 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def nul_characters(request: Request) -> list[dict[str, str]]:
+    """Name the path and query parameters holding a NUL character, which PostgreSQL text cannot store."""
+    errors = []
+    if "\x00" in request.scope["path"]:
+        errors.append({"path": "path", "message": NUL_MESSAGE})
+    for name, value in parse_qsl(request.url.query, keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            errors.append({"path": f"query.{name.replace(chr(0), '')}", "message": NUL_MESSAGE})
+    return errors
+
+
 def install(api: FastAPI) -> None:
     """Make every error of the API a problem document."""
+
+    @api.middleware("http")
+    async def refuse_nul_characters(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        errors = nul_characters(request)
+        if errors:
+            detail = "the request does not follow the API"
+            return problem_response(422, "invalid_request", detail, errors=errors)
+        return await call_next(request)
+
+    @api.exception_handler(DataError)
+    async def on_data_error(request: Request, error: DataError) -> JSONResponse:
+        # a NUL inside a JSON body reaches PostgreSQL, which refuses it; the transaction is rolled back
+        if "NUL" in str(error.orig):
+            return problem_response(
+                422,
+                "invalid_request",
+                "the request does not follow the API",
+                errors=[{"path": "body", "message": NUL_MESSAGE}],
+            )
+        raise error
 
     @api.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:

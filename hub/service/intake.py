@@ -119,6 +119,28 @@ def field_errors(error: ValidationError, prefix: str = "") -> tuple[FieldError, 
     return tuple(found)
 
 
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def nul_paths(document: Any, path: str = "") -> list[str]:
+    """Return the paths of the strings (values or keys) in a JSON document that hold a NUL character."""
+    found: list[str] = []
+    if isinstance(document, str):
+        if "\x00" in document:
+            found.append(path or "$")
+    elif isinstance(document, dict):
+        for key, value in document.items():
+            clean = key.replace("\x00", "")
+            inner = f"{path}.{clean}" if path else clean
+            if "\x00" in key:
+                found.append(inner)
+            found += nul_paths(value, inner)
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += nul_paths(value, f"{path}[{index}]")
+    return found
+
+
 def read_message(
     message: InboundMessage,
     *,
@@ -145,6 +167,16 @@ def read_message(
         )
     raw_id = document.get("message_id") if isinstance(document, dict) else None
     message_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else None
+    # JSON spells NUL `\\u0000`; only a message containing that is walked
+    nul = tuple(FieldError(p, NUL_MESSAGE) for p in nul_paths(document)) if "\\u0000" in text else ()
+    if nul:
+        in_payload = all(e.path.startswith("payload") for e in nul)
+        return Rejection(
+            "invalid_payload" if in_payload else "invalid_envelope",
+            "text must not contain the NUL character (U+0000), which PostgreSQL cannot store",
+            nul,
+            message_id if message_id is not None and "\x00" not in message_id else None,
+        )
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as error:

@@ -66,6 +66,18 @@ BAD_INPUT = [
         None,
     ),
     (
+        "a NUL character in a customer's name, which PostgreSQL text cannot hold",
+        encode(envelope("crm", "B-10", crm_organisation("Nul\u0000Trading"))),
+        "invalid_payload",
+        "payload.legal_name",
+    ),
+    (
+        "a NUL character in the source record id",
+        encode(envelope("crm", "B-11\u0000", crm_organisation("X"))),
+        "invalid_envelope",
+        "source_record_id",
+    ),
+    (
         "a customer with no name, identifier, email or phone",
         encode(envelope("crm", "B-7", {"party_type": "organization", "phones": ["not a phone"]})),
         "unidentifiable",

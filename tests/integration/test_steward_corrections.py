@@ -111,6 +111,33 @@ def test_an_invalid_or_unknown_override_is_refused_with_a_code_and_changes_nothi
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["path"] == "query.reason"
 
 
+def test_a_nul_character_anywhere_in_a_request_is_refused_with_its_place_and_changes_nothing(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = _organisation(hub, "O-1", "Orchid Trading Sdn Bhd")
+
+    query = client.get("/dead-letters?error_code=%00&source_topic=crm", headers=VIEWER)
+    assert query.status_code == 422
+    assert query.headers["content-type"] == "application/problem+json"
+    assert query.json()["errors"] == [
+        {"path": "query.error_code", "message": "must not contain the NUL character (U+0000)"}
+    ]
+
+    path = client.get("/customers/G%00", headers=VIEWER)
+    assert path.status_code == 422
+    assert path.json()["errors"][0]["path"] == "path"
+
+    body = client.put(
+        f"/customers/{golden_id}/overrides/legal_name",
+        json={"value": "Orchid\u0000Trading", "reason": "typo\u0000", "version": 1},
+        headers=STEWARD,
+    )
+    assert body.status_code == 422, body.json()
+    assert body.json()["code"] == "invalid_request"
+    assert body.json()["errors"][0]["path"] == "body"
+    assert _version(client, golden_id) == 1
+
+
 def test_only_an_admin_blacklists_and_the_customer_event_says_so(hub: Hub, client: TestClient) -> None:
     golden_id = _organisation(hub, "B-1", "Shady Imports Ltd")
     body = {"reason": "fraud confirmed", "version": 1}
