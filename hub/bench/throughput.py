@@ -79,6 +79,7 @@ from hub.bootstrap import bootstrap, create_db_engine
 from hub.service.source_changes import CANDIDATE_LIMIT
 from hub.settings import CUSTOMER_TOPIC, DEADLETTER_TOPIC, Settings
 from hub.store.migrate import upgrade
+from hub.store.uow import statement_observers
 from hub.streams.kafka import client_options, create_producer, ensure_topics
 
 Kind = Literal["update", "new", "duplicate", "invalid"]
@@ -1182,13 +1183,17 @@ class _StatementCounter:
         self._began = time.perf_counter()
 
     def after(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        """Count a statement SQLAlchemy sent."""
+        self.observe(statement, time.perf_counter() - self._began)
+
+    def observe(self, statement: str, seconds: float) -> None:
         """Count the statement under its shape: parameters, IN lists and savepoint names folded."""
         shape = re.sub(r"\s+", " ", statement).strip()
-        shape = re.sub(r"\$?%\(\w+\)s|\$\d+", "?", shape)
-        shape = re.sub(r"(\?, )+\?", "?, ...", shape)
+        shape = re.sub(r"\$?%\(\w+\)s|\$\d+|%s", "?", shape)
+        shape = re.sub(r"(\(?\?(, \?)*\)?, )+\(?\?(, \?)*\)?", "?, ...", shape)
         shape = re.sub(r"SAVEPOINT \w+", "SAVEPOINT sp", shape)[:100]
         self.counts[shape] += 1
-        self.seconds[shape] += time.perf_counter() - self._began
+        self.seconds[shape] += seconds
 
     def commit(self, conn: Any) -> None:
         """Count a commit."""
@@ -1200,9 +1205,11 @@ class _StatementCounter:
         hooks = (("before_cursor_execute", self.before), ("after_cursor_execute", self.after))
         for name, hook in (*hooks, ("commit", self.commit)):
             event.listen(engine, name, hook)
+        statement_observers.append(self.observe)  # the unit of work's own psycopg statements
         try:
             yield
         finally:
+            statement_observers.remove(self.observe)
             for name, hook in (*hooks, ("commit", self.commit)):
                 event.remove(engine, name, hook)
 

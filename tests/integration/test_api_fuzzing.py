@@ -15,7 +15,7 @@ from tests.integration.helpers import deliver
 from tests.messages import crm_organisation, envelope
 
 ADMIN = {"Authorization": "Bearer a-token"}
-#: CI explores the same examples every run; FUZZ_RANDOM=1 explores new ones (that is how the NUL bug was found)
+#: CI tries the same examples every run; FUZZ_RANDOM=1 explores new ones (that found the NUL bug)
 DERANDOMIZE = os.environ.get("FUZZ_RANDOM") != "1"
 
 
