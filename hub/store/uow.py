@@ -84,6 +84,12 @@ class UnitOfWork:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._cursor: psycopg.Cursor[Any] | None = None
+        #: When set (the stream worker's batches), rows nothing reads back in the transaction (processed
+        #: message ids, decisions, versions, outbox events) are kept and sent in one pipeline when the
+        #: message's savepoint ends or the transaction commits, instead of one round trip each.
+        self.deferring = False
+        self._deferred: list[tuple[str, tuple[Any, ...]]] = []
+        self._deferred_processed: set[str] = set()
         #: outcome counts written when the transaction ends: the counter rows are shared by every worker,
         #: and updating them per message would hold their locks for a whole batch
         self.pending_counts: dict[tuple[str, str], int] = {}
@@ -118,6 +124,35 @@ class UnitOfWork:
             observe(sql, time.perf_counter() - began)
         return self._cursor
 
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if self.deferring:
+            self._deferred.append((sql, params))
+        else:
+            self._run(sql, params)
+
+    def flush_writes(self) -> None:
+        """Send the deferred rows, in the order they were written, in one round trip."""
+        if not self._deferred:
+            return
+        rows, self._deferred = self._deferred, []
+        self._deferred_processed.clear()
+        if self._cursor is None:
+            self._cursor = self._raw.cursor(row_factory=namedtuple_row)
+        began = time.perf_counter() if statement_observers else 0.0
+        try:
+            with self._raw.pipeline():
+                for sql, params in rows:
+                    self._cursor.execute(sql, params)
+        except psycopg.Error as error:
+            broken = self._raw.broken
+            if broken:
+                self.conn.invalidate(error)
+            raise DBAPIError.instance(
+                "deferred writes", None, error, psycopg.Error, connection_invalidated=broken
+            ) from error
+        for observe in statement_observers:
+            observe("pipeline of deferred writes", time.perf_counter() - began)
+
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._run(sql, params).fetchall()
 
@@ -128,14 +163,18 @@ class UnitOfWork:
 
     def is_processed(self, message_id: str) -> bool:
         """Tell whether a message id was applied (or found stale) before."""
+        if message_id in self._deferred_processed:
+            return True
         return self._one("SELECT 1 FROM processed_message WHERE message_id = %s", (message_id,)) is not None
 
     def mark_processed(self, message_id: str, source: str, outcome: str) -> None:
         """Record a message id in the same transaction as its effects."""
-        self._run(
+        self._write(
             "INSERT INTO processed_message (message_id, source, outcome) VALUES (%s, %s, %s)",
             (message_id, source, outcome),
         )
+        if self.deferring:
+            self._deferred_processed.add(message_id)
 
     def count_outcome(self, source: str, outcome: str, n: int = 1) -> None:
         """Add to the persistent count of messages by source and outcome (written at commit)."""
@@ -156,10 +195,14 @@ class UnitOfWork:
     def savepoint(self) -> Iterator[None]:
         """Run a block in a savepoint; if it raises, its writes and its counts are undone."""
         counts = dict(self.pending_counts)
+        self.flush_writes()
         self._run("SAVEPOINT message")
         try:
             yield
+            self.flush_writes()  # inside the savepoint: a row that fails is this block's failure
         except BaseException:
+            self._deferred.clear()
+            self._deferred_processed.clear()
             if not self._raw.broken:
                 self._run("ROLLBACK TO SAVEPOINT message")
             self.pending_counts = counts
@@ -527,7 +570,7 @@ class UnitOfWork:
                 golden.golden_id,
             ),
         )
-        self._run(
+        self._write(
             "INSERT INTO golden_version (golden_id, version, event_type, event, cause)"
             " VALUES (%s, %s, %s, %s, %s)",
             (golden.golden_id, golden.version, event_type, Jsonb(event), Jsonb(cause)),
@@ -545,7 +588,7 @@ class UnitOfWork:
         explanation: dict[str, Any],
     ) -> None:
         """Store a match decision with its explanation."""
-        self._run(
+        self._write(
             "INSERT INTO match_decision"
             " (source, source_record_id, message_id, outcome, golden_id, explanation)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
@@ -759,7 +802,7 @@ class UnitOfWork:
         self, topic: str, key: bytes | None, value: dict[str, Any], *, golden_id: str | None = None
     ) -> None:
         """Queue an event for the relay; it is published only if this transaction commits."""
-        self._run(
+        self._write(
             "INSERT INTO outbox (topic, key, value, golden_id) VALUES (%s, %s, %s, %s)",
             (topic, key, json.dumps(value, separators=(",", ":")), golden_id),
         )
@@ -830,4 +873,5 @@ def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
     with engine.begin() as conn:
         uow = UnitOfWork(conn)
         yield uow
+        uow.flush_writes()
         uow.flush_counts()

@@ -108,3 +108,15 @@ def test_one_poisonous_message_in_a_batch_is_dead_lettered_alone(
     assert (letter.error_code, letter.message_id) == ("invalid_payload", poisonous)
     assert "RuntimeError" in letter.errors[0]["message"]
     assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 4
+
+
+def test_a_message_delivered_twice_within_one_batch_is_applied_once(hub: Hub) -> None:
+    documents = [envelope("crm", f"T-{n}", crm_organisation(f"Twice {n} Ltd")) for n in range(2)]
+    messages = [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate([*documents, documents[0]])
+    ]
+
+    assert process_batch(hub, "crm", messages) == ["applied", "applied", "duplicate"]
+    assert rows(hub.engine, "SELECT count(*) AS n FROM processed_message")[0].n == 2
+    assert rows(hub.engine, "SELECT count(*) AS n FROM golden_version")[0].n == 2
