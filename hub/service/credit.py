@@ -36,29 +36,25 @@ def refresh_credit_status(
         golden = uow.golden(golden_id)
     if golden is None:
         return False
+    inputs = uow.credit_inputs(golden_id, SUSPECTED_BLACKLIST_MATCH)
     exposures = [
-        Exposure(
-            e.account_id,
-            Decimal(e.outstanding),
-            None if e.overdue is None else Decimal(e.overdue),
-            e.currency,
-        )
-        for e in uow.exposures_of(golden_id)
+        Exposure(account, Decimal(outstanding), None if overdue is None else Decimal(overdue), currency)
+        for account, outstanding, overdue, currency in inputs.exposures
     ]
     status = credit_status(
         state=golden.state,
         customer=golden.customer,
         missing_master_data=(golden.data_quality or {}).get("missing", []),
         exposures=exposures,
-        suspected_blacklist_match=uow.has_open_alert(golden_id, SUSPECTED_BLACKLIST_MATCH),
+        suspected_blacklist_match=inputs.suspected_blacklist_match,
         survivor_id=golden.survivor_id,
     ).as_document()
-    previous = uow.credit_status(golden_id)
-    if previous is not None and previous.status == status:
+    previous = inputs.previous_version
+    if previous is not None and inputs.previous_status == status:
         return False
     if previous is None and golden.state != "active":
         return False  # never published, nothing downstream to correct
-    version = 1 if previous is None else previous.version + 1
+    version = 1 if previous is None else previous + 1
     event = CreditStatusEvent.model_validate(
         {
             "event_id": str(uuid.uuid4()),

@@ -129,20 +129,18 @@ def _upsert(
     if golden_id is None:
         golden_id = uow.next_golden_id()
         uow.create_golden(golden_id)
-    uow.save_source_record(
+    attached = uow.attach_source_record(
         source=command.source,
         source_record_id=command.source_record_id,
         golden_id=golden_id,
-        detached=False,
         occurred_at=command.occurred_at,
         message_id=command.message_id,
         parent_source_record_id=record.parent_source_record_id,
         record=record_to_json(record),
         payload=command.payload,
         issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
+        keys=blocking_keys(record),
     )
-    uow.replace_match_keys(command.source, command.source_record_id, golden_id, blocking_keys(record))
-    parked = uow.attach_parked_exposures(command.source, command.source_record_id, golden_id)
     alerted = _alert_on_blacklist_match(uow, command, record, golden_id, candidates, decision)
     uow.add_decision(
         source=command.source,
@@ -165,10 +163,10 @@ def _upsert(
             probability=decision.review_against.score.probability,
             explanation=decision.explanation(),
         )
-    if parked or alerted:  # survivorship alone did not change what the credit status reads
+    if attached.parked_accounts or alerted:  # survivorship alone did not change what the credit status reads
         refresh_credit_status(uow, uow.resolve(golden_id), ctx)
     # A child that arrived before its parent names it by source reference: resolve it now.
-    for child in uow.children_of(command.source, command.source_record_id):
+    for child in attached.children:
         resolved = uow.resolve(child)
         if resolved != golden_id:
             refresh_golden(uow, resolved, ctx, cause)

@@ -73,6 +73,24 @@ GOLDEN_RECORD_COLUMNS = "golden_id, state, version, survivor_id, customer, sourc
 statement_observers: list[Callable[[str, float], None]] = []
 
 
+@dataclass(frozen=True)
+class AttachedSourceRecord:
+    """What storing an attached source record found: exposure booked, and its children's golden ids."""
+
+    parked_accounts: int
+    children: list[str]
+
+
+@dataclass(frozen=True)
+class CreditInputs:
+    """A golden record's exposures (account, outstanding, overdue, currency), hold alert, last status."""
+
+    exposures: list[tuple[str, str, str | None, str]]
+    suspected_blacklist_match: bool
+    previous_version: int | None
+    previous_status: dict[str, Any] | None
+
+
 def _lock_id(key: str) -> int:
     """Map a key onto PostgreSQL's 64-bit advisory-lock space, stably across processes."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
@@ -107,7 +125,7 @@ class UnitOfWork:
         assert raw is not None
         return raw  # type: ignore[no-any-return]
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
         if self._cursor is None:
             self._cursor = self._raw.cursor(row_factory=namedtuple_row)
         began = time.perf_counter() if statement_observers else 0.0
@@ -156,7 +174,7 @@ class UnitOfWork:
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._run(sql, params).fetchall()
 
-    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any | None:
+    def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any | None:
         return self._run(sql, params).fetchone()
 
     # -- idempotency and counting -------------------------------------------------------------
@@ -267,6 +285,69 @@ class UnitOfWork:
             ),
         )
 
+    def attach_source_record(
+        self,
+        *,
+        source: str,
+        source_record_id: str,
+        golden_id: str,
+        occurred_at: datetime,
+        message_id: str,
+        parent_source_record_id: str | None,
+        record: dict[str, Any],
+        payload: dict[str, Any] | None,
+        issues: list[dict[str, Any]],
+        keys: Sequence[tuple[str, str]],
+    ) -> AttachedSourceRecord:
+        """Store a source record attached to a golden record with its blocking keys, in one round trip.
+
+        Only the keys that changed are deleted or inserted. Exposure AR parked on this source record is
+        booked on the golden record, and the golden ids of records naming it as their parent are returned.
+        """
+        wanted = sorted(set(keys))
+        row = self._one(
+            "WITH saved AS ("
+            " INSERT INTO source_record (source, source_record_id, golden_id, detached, last_occurred_at,"
+            " last_message_id, parent_source_record_id, record, payload, issues, updated_at)"
+            " VALUES (%(source)s, %(ref)s, %(golden)s, false, %(at)s, %(message)s, %(parent)s, %(record)s,"
+            " %(payload)s, %(issues)s, now())"
+            " ON CONFLICT (source, source_record_id) DO UPDATE SET golden_id = excluded.golden_id,"
+            " detached = false, last_occurred_at = excluded.last_occurred_at,"
+            " last_message_id = excluded.last_message_id,"
+            " parent_source_record_id = excluded.parent_source_record_id, record = excluded.record,"
+            " payload = excluded.payload, issues = excluded.issues, updated_at = now() RETURNING 1),"
+            " wanted AS (SELECT k AS kind, v AS value"
+            "  FROM unnest(%(kinds)s::text[], %(values)s::text[]) AS t(k, v)),"
+            " gone AS (DELETE FROM match_key m WHERE m.source = %(source)s AND m.source_record_id = %(ref)s"
+            "  AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.kind = m.kind AND w.value = m.value)"
+            "  RETURNING 1),"
+            " keyed AS (INSERT INTO match_key (kind, value, source, source_record_id, golden_id)"
+            "  SELECT kind, value, %(source)s, %(ref)s, %(golden)s FROM wanted"
+            "  ON CONFLICT (kind, value, source, source_record_id)"
+            "  DO UPDATE SET golden_id = excluded.golden_id"
+            "  WHERE match_key.golden_id IS DISTINCT FROM excluded.golden_id RETURNING 1),"
+            " parked AS (UPDATE ar_exposure SET golden_id = %(golden)s WHERE golden_id IS NULL"
+            "  AND named_source = %(source)s AND named_source_record_id = %(ref)s RETURNING 1)"
+            " SELECT (SELECT count(*) FROM parked) AS parked,"
+            " ARRAY(SELECT DISTINCT golden_id FROM source_record WHERE source = %(source)s"
+            "  AND parent_source_record_id = %(ref)s AND NOT detached AND golden_id IS NOT NULL) AS children",
+            {
+                "source": source,
+                "ref": source_record_id,
+                "golden": golden_id,
+                "at": occurred_at,
+                "message": message_id,
+                "parent": parent_source_record_id,
+                "record": Jsonb(record),
+                "payload": None if payload is None else Jsonb(payload),
+                "issues": Jsonb(issues),
+                "kinds": [k for k, _ in wanted],
+                "values": [v for _, v in wanted],
+            },
+        )
+        assert row is not None
+        return AttachedSourceRecord(int(row.parked), list(row.children))
+
     def attached_records(self, golden_id: str) -> list[StoredSourceRecord]:
         """Return the source records attached to a golden record, oldest reference first."""
         rows = self._all(
@@ -275,15 +356,6 @@ class UnitOfWork:
             (golden_id,),
         )
         return [StoredSourceRecord(*r) for r in rows]
-
-    def children_of(self, source: str, parent_source_record_id: str) -> list[str]:
-        """Return the golden ids whose source records name this parent (resolved once it arrives)."""
-        rows = self._all(
-            "SELECT DISTINCT golden_id FROM source_record WHERE source = %s AND parent_source_record_id = %s"
-            " AND NOT detached AND golden_id IS NOT NULL",
-            (source, parent_source_record_id),
-        )
-        return [r.golden_id for r in rows]
 
     def golden_id_of(self, source: str, source_record_id: str) -> str | None:
         """Return the golden id an attached source record belongs to."""
@@ -714,14 +786,6 @@ class UnitOfWork:
             condition = and_(condition, ar_exposure.c.account_id.in_(list(accounts)))
         self.conn.execute(update(ar_exposure).where(condition).values(golden_id=to_golden_id))
 
-    def attach_parked_exposures(self, source: str, source_record_id: str, golden_id: str) -> int:
-        """Book exposure that named this source record before the hub knew it; return how many accounts."""
-        return self._run(
-            "UPDATE ar_exposure SET golden_id = %s"
-            " WHERE golden_id IS NULL AND named_source = %s AND named_source_record_id = %s",
-            (golden_id, source, source_record_id),
-        ).rowcount
-
     def credit_status(self, golden_id: str) -> Any | None:
         """Return the last published credit status of a golden record."""
         return self._one(
@@ -739,14 +803,23 @@ class UnitOfWork:
             (golden_id, version, Jsonb(status)),
         )
 
-    def has_open_alert(self, golden_id: str, kind: str) -> bool:
-        """Tell whether a golden record has an unresolved alert of a kind."""
-        return (
-            self._one(
-                "SELECT 1 FROM customer_alert WHERE golden_id = %s AND kind = %s AND resolved_at IS NULL",
-                (golden_id, kind),
-            )
-            is not None
+    def credit_inputs(self, golden_id: str, alert_kind: str) -> CreditInputs:
+        """Read what a credit status is computed from in one round trip; the last status row is locked."""
+        row = self._one(
+            "WITH previous AS (SELECT version, status FROM credit_status WHERE golden_id = %(g)s FOR UPDATE)"
+            " SELECT (SELECT version FROM previous) AS version, (SELECT status FROM previous) AS status,"
+            " EXISTS (SELECT 1 FROM customer_alert WHERE golden_id = %(g)s AND kind = %(kind)s"
+            "  AND resolved_at IS NULL) AS alerted,"
+            " ARRAY(SELECT ARRAY[account_id, outstanding::text, overdue::text, currency] FROM ar_exposure"
+            "  WHERE golden_id = %(g)s ORDER BY account_id) AS exposures",
+            {"g": golden_id, "kind": alert_kind},
+        )
+        assert row is not None
+        return CreditInputs(
+            [(a, o, d, c) for a, o, d, c in row.exposures],
+            bool(row.alerted),
+            row.version,
+            row.status,
         )
 
     def resolve_alert(self, alert_id: int, golden_id: str, resolved_by: str) -> bool:
