@@ -260,6 +260,7 @@ def apply_batch(hub: Hub, source: str, facts: FileFacts, batch: Sequence[ImportR
     settings = hub.settings
     topic = f"import:{facts.path.name}"
     with unit_of_work(hub.engine) as uow:
+        uow.deferring = True
         for row in batch:
             if row.problem is not None:
                 code, text, errors = row.problem
@@ -306,39 +307,40 @@ def _apply_row(
     """Apply one row in a savepoint: its outcome, or the rejects entry of a row that cannot be applied."""
     ctx = hub.context(now)
     for attempt in range(1, ROW_ATTEMPTS + 1):
-        # Outside the try: a connection that broke makes this raise, and the whole batch is retried.
-        counts = dict(uow.pending_counts)  # a rolled-back row must not be counted either
-        savepoint = uow.conn.begin_nested()
         try:
-            if isinstance(command, RecordExposure):
-                # AR may name a golden record the hub does not know: the stream dead-letters that, an
-                # import rejects it like any other bad row.
-                applied = apply_exposure(uow, command, ctx)
-                if isinstance(applied, Rejection):
-                    savepoint.rollback()
-                    uow.pending_counts = counts
-                    return _rejected(row, applied, source)
-                outcome: str = applied
-            else:
-                outcome = apply_message(uow, message, command, source, ctx)
+            # a savepoint undoes the row's writes and its counts if it fails; its write-only rows go in
+            # one pipeline at the end of the savepoint
+            with uow.savepoint():
+                if isinstance(command, RecordExposure):
+                    applied = apply_exposure(uow, command, ctx)
+                    if isinstance(applied, Rejection):
+                        # AR may name a golden record the hub does not know: the stream dead-letters
+                        # that, an import rejects it like any other bad row.
+                        raise _RowRejected(applied)
+                    outcome: str = applied
+                else:
+                    outcome = apply_message(uow, message, command, source, ctx)
+        except _RowRejected as rejected:
+            return _rejected(row, rejected.rejection, source)
         except DBAPIError as error:
             if error.connection_invalidated:
-                raise
-            savepoint.rollback()
-            uow.pending_counts = counts
+                raise  # the connection broke: the whole batch is retried
             if getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES and attempt < ROW_ATTEMPTS:
                 log.info("line %d: %s, trying again", row.line, error.orig)
                 continue
             log.exception("line %d: applying the row failed", row.line)
             return _failed(row, command.message_id, error)
         except Exception as error:
-            savepoint.rollback()
-            uow.pending_counts = counts
             log.exception("line %d: applying the row failed", row.line)
             return _failed(row, command.message_id, error)
-        savepoint.commit()
         return outcome
     raise AssertionError("unreachable")
+
+
+class _RowRejected(Exception):
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
 
 
 def _rejected(row: ImportRow, rejection: Rejection, source: str) -> dict[str, Any]:

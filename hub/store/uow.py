@@ -223,6 +223,7 @@ class UnitOfWork:
             self._deferred_processed.clear()
             if not self._raw.broken:
                 self._run("ROLLBACK TO SAVEPOINT message")
+                self._run("RELEASE SAVEPOINT message")  # rolled back to, it stays; do not pile them up
             self.pending_counts = counts
             raise
         self._run("RELEASE SAVEPOINT message")
