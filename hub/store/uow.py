@@ -69,6 +69,46 @@ class StoredGoldenRecord:
 SOURCE_RECORD_COLUMNS = "source, source_record_id, golden_id, detached, last_occurred_at, record"
 GOLDEN_RECORD_COLUMNS = "golden_id, state, version, survivor_id, customer, source_refs, lineage, data_quality"
 
+#: Insert or replace a source record's state (named parameters: `_source_record_params`).
+UPSERT_SOURCE_RECORD = (
+    "INSERT INTO source_record (source, source_record_id, golden_id, detached, last_occurred_at,"
+    " last_message_id, parent_source_record_id, record, payload, issues, updated_at)"
+    " VALUES (%(source)s, %(ref)s, %(golden)s, %(detached)s, %(at)s, %(message)s, %(parent)s, %(record)s,"
+    " %(payload)s, %(issues)s, now())"
+    " ON CONFLICT (source, source_record_id) DO UPDATE SET golden_id = excluded.golden_id,"
+    " detached = excluded.detached, last_occurred_at = excluded.last_occurred_at,"
+    " last_message_id = excluded.last_message_id,"
+    " parent_source_record_id = excluded.parent_source_record_id, record = excluded.record,"
+    " payload = excluded.payload, issues = excluded.issues, updated_at = now()"
+)
+
+
+def _source_record_params(
+    source: str,
+    source_record_id: str,
+    golden_id: str | None,
+    detached: bool,
+    occurred_at: datetime,
+    message_id: str,
+    parent_source_record_id: str | None,
+    record: dict[str, Any],
+    payload: dict[str, Any] | None,
+    issues: list[dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "source": source,
+        "ref": source_record_id,
+        "golden": golden_id,
+        "detached": detached,
+        "at": occurred_at,
+        "message": message_id,
+        "parent": parent_source_record_id,
+        "record": Jsonb(record),
+        "payload": None if payload is None else Jsonb(payload),
+        "issues": Jsonb(issues),
+    }
+
+
 #: Called with each statement the hot path sends and its seconds (the benchmarks count statements).
 statement_observers: list[Callable[[str, float], None]] = []
 
@@ -264,15 +304,8 @@ class UnitOfWork:
     ) -> None:
         """Insert or replace a source record's state."""
         self._run(
-            "INSERT INTO source_record (source, source_record_id, golden_id, detached, last_occurred_at,"
-            " last_message_id, parent_source_record_id, record, payload, issues, updated_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
-            " ON CONFLICT (source, source_record_id) DO UPDATE SET golden_id = excluded.golden_id,"
-            " detached = excluded.detached, last_occurred_at = excluded.last_occurred_at,"
-            " last_message_id = excluded.last_message_id,"
-            " parent_source_record_id = excluded.parent_source_record_id, record = excluded.record,"
-            " payload = excluded.payload, issues = excluded.issues, updated_at = now()",
-            (
+            UPSERT_SOURCE_RECORD,
+            _source_record_params(
                 source,
                 source_record_id,
                 golden_id,
@@ -280,9 +313,9 @@ class UnitOfWork:
                 occurred_at,
                 message_id,
                 parent_source_record_id,
-                Jsonb(record),
-                None if payload is None else Jsonb(payload),
-                Jsonb(issues),
+                record,
+                payload,
+                issues,
             ),
         )
 
@@ -307,16 +340,7 @@ class UnitOfWork:
         """
         wanted = sorted(set(keys))
         row = self._one(
-            "WITH saved AS ("
-            " INSERT INTO source_record (source, source_record_id, golden_id, detached, last_occurred_at,"
-            " last_message_id, parent_source_record_id, record, payload, issues, updated_at)"
-            " VALUES (%(source)s, %(ref)s, %(golden)s, false, %(at)s, %(message)s, %(parent)s, %(record)s,"
-            " %(payload)s, %(issues)s, now())"
-            " ON CONFLICT (source, source_record_id) DO UPDATE SET golden_id = excluded.golden_id,"
-            " detached = false, last_occurred_at = excluded.last_occurred_at,"
-            " last_message_id = excluded.last_message_id,"
-            " parent_source_record_id = excluded.parent_source_record_id, record = excluded.record,"
-            " payload = excluded.payload, issues = excluded.issues, updated_at = now() RETURNING 1),"
+            f"WITH saved AS ({UPSERT_SOURCE_RECORD} RETURNING 1),"
             " wanted AS (SELECT k AS kind, v AS value"
             "  FROM unnest(%(kinds)s::text[], %(values)s::text[]) AS t(k, v)),"
             " gone AS (DELETE FROM match_key m WHERE m.source = %(source)s AND m.source_record_id = %(ref)s"
@@ -333,15 +357,18 @@ class UnitOfWork:
             " ARRAY(SELECT DISTINCT golden_id FROM source_record WHERE source = %(source)s"
             "  AND parent_source_record_id = %(ref)s AND NOT detached AND golden_id IS NOT NULL) AS children",
             {
-                "source": source,
-                "ref": source_record_id,
-                "golden": golden_id,
-                "at": occurred_at,
-                "message": message_id,
-                "parent": parent_source_record_id,
-                "record": Jsonb(record),
-                "payload": None if payload is None else Jsonb(payload),
-                "issues": Jsonb(issues),
+                **_source_record_params(
+                    source,
+                    source_record_id,
+                    golden_id,
+                    False,
+                    occurred_at,
+                    message_id,
+                    parent_source_record_id,
+                    record,
+                    payload,
+                    issues,
+                ),
                 "kinds": [k for k, _ in wanted],
                 "values": [v for _, v in wanted],
             },
