@@ -25,12 +25,12 @@ def rematch_golden(uow: UnitOfWork, golden_id: str, ctx: PublishContext) -> tupl
         return ()
     for stored in uow.attached_records(golden_id):
         record = record_from_json(stored.record)
-        candidates = candidate_records(uow, record, golden_id)
-        if not candidates:
+        found = candidate_records(uow, record, golden_id)
+        if not found.records:
             continue
-        distinct = uow.distinct_from(golden_id, list(candidates))
-        pairs = uow.distinct_pairs_among([*candidates, golden_id])
-        decision = decide_match(record, golden_id, candidates, ctx.model, distinct, pairs)
+        decision = decide_match(
+            record, golden_id, found.records, ctx.model, found.distinct, found.distinct_pairs
+        )
         if decision.merge and decision.golden_id is not None:
             cause = {"sweep": "rematch", "source": stored.source, "source_record_id": stored.source_record_id}
             merge_golden_records(uow, decision.golden_id, decision.merge, ctx, cause)

@@ -7,6 +7,7 @@ the effects, so a redelivery after a crash finds it and changes nothing (SPEC 5)
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Literal
 
 from contracts.outbound import DeadLetter
@@ -32,9 +33,9 @@ def apply_source_change(uow: UnitOfWork, command: ApplySourceChange, ctx: Publis
     locks = [f"source:{source}:{ref}", f"message:{command.message_id}"]
     if record is not None:
         locks += [f"identifier:{k}" for k in record.identifier_keys]
-    uow.lock(locks)
+    opened = uow.open_source_change(locks, command.message_id, source, ref)
 
-    if uow.is_processed(command.message_id):
+    if opened.processed:
         uow.count_outcome(source, "duplicate")
         return "duplicate"
     if command.walk_in:
@@ -43,7 +44,7 @@ def apply_source_change(uow: UnitOfWork, command: ApplySourceChange, ctx: Publis
         uow.count_outcome(source, "applied")
         return "applied"
 
-    existing = uow.source_record(source, ref)
+    existing = opened.existing
     if existing is not None and existing.last_occurred_at > command.occurred_at:
         uow.mark_processed(command.message_id, source, "stale")
         uow.count_outcome(source, "stale")
@@ -90,24 +91,36 @@ def _detach(
 CANDIDATE_LIMIT = 20
 
 
-def candidate_records(
-    uow: UnitOfWork, record: CleanRecord, current: str | None
-) -> dict[str, list[CleanRecord]]:
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate golden records of a record, their source records' values, and what else scoring reads."""
+
+    records: dict[str, list[CleanRecord]]
+    distinct: set[str]
+    distinct_pairs: set[frozenset[str]]
+    blacklisted: set[str]
+
+
+def candidate_records(uow: UnitOfWork, record: CleanRecord, current: str | None) -> Candidates:
     """Find candidate golden records through the blocking-key index and load their source records."""
-    found = uow.golden_ids_by_keys(blocking_keys(record), CANDIDATE_LIMIT)
-    resolved = uow.resolve_many(found) - {WALK_IN_GOLDEN_ID}
+    found = set(uow.golden_ids_by_keys(blocking_keys(record), CANDIDATE_LIMIT)) - {WALK_IN_GOLDEN_ID}
     if current is not None:
-        resolved.discard(current)
-    stored = uow.attached_records_of(sorted(resolved))
-    return {
+        found.discard(current)
+    context = uow.match_context(found, current)
+    records = {
         golden_id: [
             record_from_json(s.record)
-            for s in records
+            for s in stored
             if (s.source, s.source_record_id) != (record.source, record.source_record_id)
         ]
-        for golden_id, records in stored.items()
-        if records
+        for golden_id, stored in context.attached.items()
     }
+    return Candidates(
+        {golden_id: found for golden_id, found in records.items() if found},
+        context.distinct_from_current,
+        context.distinct_pairs,
+        context.blacklisted,
+    )
 
 
 def _upsert(
@@ -121,10 +134,11 @@ def _upsert(
     current = None
     if existing is not None and existing.golden_id is not None and not existing.detached:
         current = uow.resolve(existing.golden_id)
-    candidates = candidate_records(uow, record, current)
-    distinct = uow.distinct_from(current, list(candidates)) if current else set()
-    pairs = uow.distinct_pairs_among([*candidates, *([current] if current else [])])
-    decision: Decision = decide_match(record, current, candidates, ctx.model, distinct, pairs)
+    found = candidate_records(uow, record, current)
+    candidates = found.records
+    decision: Decision = decide_match(
+        record, current, candidates, ctx.model, found.distinct, found.distinct_pairs
+    )
     golden_id = decision.golden_id
     if golden_id is None:
         golden_id = uow.next_golden_id()
@@ -141,7 +155,7 @@ def _upsert(
         issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
         keys=blocking_keys(record),
     )
-    alerted = _alert_on_blacklist_match(uow, command, record, golden_id, candidates, decision)
+    alerted = _alert_on_blacklist_match(uow, command, record, golden_id, found, decision)
     uow.add_decision(
         source=command.source,
         source_record_id=command.source_record_id,
@@ -181,12 +195,14 @@ def _alert_on_blacklist_match(
     command: ApplySourceChange,
     record: CleanRecord,
     golden_id: str,
-    candidates: dict[str, list[CleanRecord]],
+    found: Candidates,
     decision: Decision,
 ) -> bool:
     """Alert when a record links to a blacklisted customer, or is queued for review against or shares an
     identifier with one it was not linked to (then its credit status is held until a steward decides)."""
-    blacklisted = uow.blacklisted_among(set(candidates) | {golden_id})
+    candidates = found.records
+    # the linked golden record is the current one, a candidate, or new (and so not blacklisted)
+    blacklisted = found.blacklisted & (set(candidates) | {golden_id})
     if not blacklisted:
         return False
     alerted = False

@@ -114,6 +114,26 @@ statement_observers: list[Callable[[str, float], None]] = []
 
 
 @dataclass(frozen=True)
+class MatchContext:
+    """What scoring reads about candidate golden records besides their records' values."""
+
+    attached: dict[str, list[StoredSourceRecord]]
+    #: candidates a steward marked distinct from the record's current golden record
+    distinct_from_current: set[str]
+    #: pairs among the candidates and the current golden record a steward marked distinct
+    distinct_pairs: set[frozenset[str]]
+    blacklisted: set[str]
+
+
+@dataclass(frozen=True)
+class OpenedSourceChange:
+    """A source change's start: whether its message was processed, and its source record as stored."""
+
+    processed: bool
+    existing: StoredSourceRecord | None
+
+
+@dataclass(frozen=True)
 class AttachedSourceRecord:
     """What storing an attached source record found: exposure booked, and its children's golden ids."""
 
@@ -142,6 +162,7 @@ class UnitOfWork:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._cursor: psycopg.Cursor[Any] | None = None
+        self._pipeline_cursors: list[psycopg.Cursor[Any]] = []
         #: When set (the stream worker's batches), rows nothing reads back in the transaction (processed
         #: message ids, decisions, versions, outbox events) are kept and sent in one pipeline when the
         #: message's savepoint ends or the transaction commits, instead of one round trip each.
@@ -211,6 +232,29 @@ class UnitOfWork:
         for observe in statement_observers:
             observe("pipeline of deferred writes", time.perf_counter() - began)
 
+    def _pipelined(self, statements: Sequence[tuple[str, Sequence[Any] | dict[str, Any]]]) -> list[list[Any]]:
+        """Send statements in one round trip; PostgreSQL runs them in order, each with a fresh snapshot
+        as if sent one by one (so a lock taken by one is held when the next reads). Return their rows."""
+        while len(self._pipeline_cursors) < len(statements):
+            self._pipeline_cursors.append(self._raw.cursor(row_factory=namedtuple_row))
+        cursors = self._pipeline_cursors[: len(statements)]
+        began = time.perf_counter() if statement_observers else 0.0
+        try:
+            with self._raw.pipeline():
+                for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                    cursor.execute(sql, params)
+            rows = [c.fetchall() if c.description is not None else [] for c in cursors]
+        except psycopg.Error as error:
+            broken = self._raw.broken
+            if broken:
+                self.conn.invalidate(error)
+            raise DBAPIError.instance(
+                "pipelined statements", None, error, psycopg.Error, connection_invalidated=broken
+            ) from error
+        for observe in statement_observers:
+            observe(" ; ".join(sql for sql, _ in statements), time.perf_counter() - began)
+        return rows
+
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._run(sql, params).fetchall()
 
@@ -268,6 +312,27 @@ class UnitOfWork:
             raise
         self._run("RELEASE SAVEPOINT message")
 
+    def open_source_change(
+        self, locks: Iterable[str], message_id: str, source: str, source_record_id: str
+    ) -> OpenedSourceChange:
+        """Take a change's advisory locks, then tell whether its message was processed and read its source
+        record (locked), in one round trip; the reads run after the locks are held."""
+        if message_id in self._deferred_processed:
+            return OpenedSourceChange(True, None)
+        ids = [_lock_id(key) for key in sorted(set(locks))]
+        _, processed, found = self._pipelined(
+            [
+                ("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (ids,)),
+                ("SELECT 1 FROM processed_message WHERE message_id = %s", (message_id,)),
+                (
+                    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record"
+                    " WHERE source = %s AND source_record_id = %s FOR UPDATE",
+                    (source, source_record_id),
+                ),
+            ]
+        )
+        return OpenedSourceChange(bool(processed), StoredSourceRecord(*found[0]) if found else None)
+
     # -- locking --------------------------------------------------------------------------------
 
     def lock(self, keys: Iterable[str]) -> None:
@@ -278,15 +343,6 @@ class UnitOfWork:
             self._all("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (ids,))
 
     # -- source records ---------------------------------------------------------------------------
-
-    def source_record(self, source: str, source_record_id: str) -> StoredSourceRecord | None:
-        """Return a stored source record, locked for this transaction."""
-        row = self._one(
-            f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record"
-            " WHERE source = %s AND source_record_id = %s FOR UPDATE",
-            (source, source_record_id),
-        )
-        return None if row is None else StoredSourceRecord(*row)
 
     def save_source_record(
         self,
@@ -412,58 +468,62 @@ class UnitOfWork:
             )
 
     def golden_ids_by_keys(self, keys: Sequence[tuple[str, str]], limit: int) -> list[str]:
-        """Return the golden ids sharing the most blocking keys with a record, at most `limit`.
+        """Return the golden ids sharing the most blocking keys with a record, at most `limit`, each
+        followed to its survivor.
 
         Ranking by shared keys keeps a common key (a shared office building's postcode) from crowding
-        out the candidate that also shares a name or a date of birth.
+        out the candidate that also shares a name or a date of birth. A merge moves the keys to the
+        survivor, so a retired id is rare here; it is followed with one query more.
         """
         if not keys:
             return []
         pairs = ", ".join(["(%s, %s)"] * len(keys))
         rows = self._all(
-            "SELECT golden_id, count(*) AS shared FROM match_key"
+            "SELECT k.golden_id, g.survivor_id FROM ("
+            " SELECT golden_id, count(*) AS shared FROM match_key"
             f" WHERE (kind, value) IN ({pairs})"
-            " GROUP BY golden_id ORDER BY shared DESC, golden_id LIMIT %s",
+            " GROUP BY golden_id ORDER BY shared DESC, golden_id LIMIT %s) AS k"
+            " LEFT JOIN golden_record g ON g.golden_id = k.golden_id ORDER BY k.shared DESC, k.golden_id",
             (*(part for key in keys for part in key), limit),
         )
+        if any(r.survivor_id is not None for r in rows):
+            return sorted(self.resolve_many([r.golden_id for r in rows]))
         return [r.golden_id for r in rows]
 
-    def attached_records_of(self, golden_ids: Collection[str]) -> dict[str, list[StoredSourceRecord]]:
-        """Return the attached source records of several golden records at once."""
-        found: dict[str, list[StoredSourceRecord]] = {g: [] for g in golden_ids}
-        if not golden_ids:
-            return found
-        rows = self._all(
-            f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = ANY(%s) AND NOT detached",
-            (list(golden_ids),),
+    def match_context(self, candidates: Collection[str], current: str | None) -> MatchContext:
+        """Read what scoring needs about candidate golden records, in one round trip: their attached
+        source records, the pairs a steward marked distinct, and which are blacklisted."""
+        ids = sorted(set(candidates))
+        with_current = sorted({*ids, *([current] if current else [])})
+        stored, distinct, blacklisted = self._pipelined(
+            [
+                (
+                    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record"
+                    " WHERE golden_id = ANY(%s) AND NOT detached",
+                    (ids,),
+                ),
+                (
+                    "SELECT golden_id_a, golden_id_b FROM distinct_pair"
+                    " WHERE golden_id_a = ANY(%s) AND golden_id_b = ANY(%s)",
+                    (with_current, with_current),
+                ),
+                (
+                    "SELECT golden_id FROM golden_record"
+                    " WHERE golden_id = ANY(%s) AND customer ->> 'blacklisted' = 'true'",
+                    (with_current,),
+                ),
+            ]
         )
-        for r in rows:
-            found[r.golden_id].append(StoredSourceRecord(*r))
-        return found
-
-    def distinct_from(self, golden_id: str, others: Collection[str]) -> set[str]:
-        """Return which of `others` a steward marked distinct from `golden_id`."""
-        if not others:
-            return set()
-        rows = self._all(
-            "SELECT golden_id_a, golden_id_b FROM distinct_pair"
-            " WHERE (golden_id_a = %s AND golden_id_b = ANY(%s))"
-            " OR (golden_id_b = %s AND golden_id_a = ANY(%s))",
-            (golden_id, list(others), golden_id, list(others)),
+        attached: dict[str, list[StoredSourceRecord]] = {g: [] for g in ids}
+        for r in stored:
+            attached[r.golden_id].append(StoredSourceRecord(*r))
+        pairs = {frozenset((r.golden_id_a, r.golden_id_b)) for r in distinct}
+        return MatchContext(
+            attached,
+            {other for pair in pairs if current in pair for other in pair if other != current},
+            pairs,
+            {r.golden_id for r in blacklisted},
         )
-        return {r.golden_id_b if r.golden_id_a == golden_id else r.golden_id_a for r in rows}
-
-    def distinct_pairs_among(self, golden_ids: Collection[str]) -> set[frozenset[str]]:
-        """Return the pairs among these golden records that a steward marked distinct."""
-        if len(golden_ids) < 2:
-            return set()
-        ids = list(golden_ids)
-        rows = self._all(
-            "SELECT golden_id_a, golden_id_b FROM distinct_pair"
-            " WHERE golden_id_a = ANY(%s) AND golden_id_b = ANY(%s)",
-            (ids, ids),
-        )
-        return {frozenset((r.golden_id_a, r.golden_id_b)) for r in rows}
 
     def move_source_records(self, from_golden_id: str, to_golden_id: str) -> None:
         """Re-attach every source record (and its blocking keys) of one golden record to another."""
@@ -864,17 +924,6 @@ class UnitOfWork:
             .values(resolved_at=func.now(), resolved_by=resolved_by)
         )
         return bool(result.rowcount)
-
-    def blacklisted_among(self, golden_ids: Collection[str]) -> set[str]:
-        """Return which of these golden records are blacklisted."""
-        if not golden_ids:
-            return set()
-        rows = self._all(
-            "SELECT golden_id FROM golden_record"
-            " WHERE golden_id = ANY(%s) AND customer ->> 'blacklisted' = 'true'",
-            (list(golden_ids),),
-        )
-        return {r.golden_id for r in rows}
 
     def add_proposal(self, row: dict[str, Any]) -> int:
         """Store a credit-limit proposal waiting for a second person; return its id."""
