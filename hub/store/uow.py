@@ -109,6 +109,9 @@ def _source_record_params(
     }
 
 
+#: A statement of the hot path and its parameters.
+Statement = tuple[str, Sequence[Any] | dict[str, Any]]
+
 #: Called with each statement the hot path sends and its seconds (the benchmarks count statements).
 statement_observers: list[Callable[[str, float], None]] = []
 
@@ -160,14 +163,14 @@ class UnitOfWork:
     """One transaction on the hub's database."""
 
     def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._cursor: psycopg.Cursor[Any] | None = None
-        self._pipeline_cursors: list[psycopg.Cursor[Any]] = []
-        #: When set (the stream worker's batches), rows nothing reads back in the transaction (processed
-        #: message ids, decisions, versions, outbox events) are kept and sent in one pipeline when the
-        #: message's savepoint ends or the transaction commits, instead of one round trip each.
+        self._sa = conn
+        self._cursors: list[psycopg.Cursor[Any]] = []
+        #: When set (the stream worker's batches and imports), writes whose result nothing needs (golden
+        #: records, versions, credit status, processed message ids, decisions, outbox events) do not
+        #: cost a round trip each: they ride in the pipeline of the next statement that reads, or go
+        #: when the savepoint or transaction ends, or before SQLAlchemy sends anything, in order.
         self.deferring = False
-        self._deferred: list[tuple[str, tuple[Any, ...]]] = []
+        self._deferred: list[Statement] = []
         self._deferred_processed: set[str] = set()
         #: outcome counts written when the transaction ends: the counter rows are shared by every worker,
         #: and updating them per message would hold their locks for a whole batch
@@ -177,83 +180,78 @@ class UnitOfWork:
     #
     # The per-message statements go to psycopg directly, on the transaction's own connection: SQLAlchemy
     # Core spends about 0.25 ms of CPU building, caching and wrapping each statement, psycopg 0.04 ms
-    # (`hub bench limits`), and a message sends about 25 of them. Errors are raised as SQLAlchemy's, so
+    # (`hub bench limits`), and a message sent about 25 of them. Errors are raised as SQLAlchemy's, so
     # callers tell a lost connection or a deadlock from bad data the same way for both paths.
 
     @property
+    def conn(self) -> Connection:
+        """The transaction's SQLAlchemy connection; the deferred writes are sent before it is used."""
+        self.flush_writes()
+        return self._sa
+
+    @property
     def _raw(self) -> psycopg.Connection[Any]:
-        raw = self.conn.connection.driver_connection
+        raw = self._sa.connection.driver_connection
         assert raw is not None
         return raw  # type: ignore[no-any-return]
 
-    def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
-        if self._cursor is None:
-            self._cursor = self._raw.cursor(row_factory=namedtuple_row)
+    def _send(
+        self, statements: Sequence[tuple[str, Sequence[Any] | dict[str, Any]]]
+    ) -> list[psycopg.Cursor[Any]]:
+        """Send the deferred writes, then `statements`, in one round trip; return a cursor per statement.
+
+        PostgreSQL runs pipelined statements in order, each with a fresh snapshot as if sent one by one:
+        a write is seen by the reads after it, and a lock taken by one is held when the next reads.
+        """
+        writes, self._deferred = self._deferred, []
+        if writes:
+            self._deferred_processed.clear()
+        while len(self._cursors) <= len(statements):
+            self._cursors.append(self._raw.cursor(row_factory=namedtuple_row))
+        write_cursor, cursors = self._cursors[0], self._cursors[1 : len(statements) + 1]
         began = time.perf_counter() if statement_observers else 0.0
         try:
-            self._cursor.execute(sql, params)
+            if len(writes) + len(statements) == 1:
+                sql, params = (writes or statements)[0]
+                (cursors[0] if statements else write_cursor).execute(sql, params)
+            else:
+                with self._raw.pipeline():
+                    for sql, params in writes:
+                        write_cursor.execute(sql, params)
+                    for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                        cursor.execute(sql, params)
         except psycopg.Error as error:
             broken = self._raw.broken
             if broken:
-                self.conn.invalidate(error)
+                self._sa.invalidate(error)
+            shown = statements[0][0] if statements else writes[0][0]
             raise DBAPIError.instance(
-                sql, params, error, psycopg.Error, connection_invalidated=broken
+                shown, None, error, psycopg.Error, connection_invalidated=broken
             ) from error
-        for observe in statement_observers:
-            observe(sql, time.perf_counter() - began)
-        return self._cursor
+        if statement_observers:
+            shape = " ; ".join(sql for sql, _ in statements) or "deferred writes"
+            for observe in statement_observers:
+                observe(shape, time.perf_counter() - began)
+        return cursors
+
+    def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
+        return self._send([(sql, params)])[0]
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Write now, or (deferring) with the next statement that reads, or when the transaction ends."""
         if self.deferring:
             self._deferred.append((sql, params))
         else:
             self._run(sql, params)
 
     def flush_writes(self) -> None:
-        """Send the deferred rows, in the order they were written, in one round trip."""
-        if not self._deferred:
-            return
-        rows, self._deferred = self._deferred, []
-        self._deferred_processed.clear()
-        if self._cursor is None:
-            self._cursor = self._raw.cursor(row_factory=namedtuple_row)
-        began = time.perf_counter() if statement_observers else 0.0
-        try:
-            with self._raw.pipeline():
-                for sql, params in rows:
-                    self._cursor.execute(sql, params)
-        except psycopg.Error as error:
-            broken = self._raw.broken
-            if broken:
-                self.conn.invalidate(error)
-            raise DBAPIError.instance(
-                "deferred writes", None, error, psycopg.Error, connection_invalidated=broken
-            ) from error
-        for observe in statement_observers:
-            observe("pipeline of deferred writes", time.perf_counter() - began)
+        """Send the deferred writes now, in the order they were written, in one round trip."""
+        if self._deferred:
+            self._send([])
 
-    def _pipelined(self, statements: Sequence[tuple[str, Sequence[Any] | dict[str, Any]]]) -> list[list[Any]]:
-        """Send statements in one round trip; PostgreSQL runs them in order, each with a fresh snapshot
-        as if sent one by one (so a lock taken by one is held when the next reads). Return their rows."""
-        while len(self._pipeline_cursors) < len(statements):
-            self._pipeline_cursors.append(self._raw.cursor(row_factory=namedtuple_row))
-        cursors = self._pipeline_cursors[: len(statements)]
-        began = time.perf_counter() if statement_observers else 0.0
-        try:
-            with self._raw.pipeline():
-                for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                    cursor.execute(sql, params)
-            rows = [c.fetchall() if c.description is not None else [] for c in cursors]
-        except psycopg.Error as error:
-            broken = self._raw.broken
-            if broken:
-                self.conn.invalidate(error)
-            raise DBAPIError.instance(
-                "pipelined statements", None, error, psycopg.Error, connection_invalidated=broken
-            ) from error
-        for observe in statement_observers:
-            observe(" ; ".join(sql for sql, _ in statements), time.perf_counter() - began)
-        return rows
+    def _pipelined(self, statements: Sequence[Statement]) -> list[list[Any]]:
+        """Send statements in one round trip (see `_send`); return their rows."""
+        return [c.fetchall() if c.description is not None else [] for c in self._send(statements)]
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._run(sql, params).fetchall()
@@ -664,7 +662,7 @@ class UnitOfWork:
 
     def create_golden(self, golden_id: str) -> None:
         """Insert an empty golden record at version 0."""
-        self._run(
+        self._write(
             "INSERT INTO golden_record (golden_id, state, version) VALUES (%s, 'active', 0)", (golden_id,)
         )
 
@@ -716,7 +714,7 @@ class UnitOfWork:
         topic: str,
     ) -> None:
         """Write a golden record's new version, its history row and its outbox event, together."""
-        self._run(
+        self._write(
             "UPDATE golden_record SET state = %s, version = %s, survivor_id = %s, customer = %s,"
             " source_refs = %s, lineage = %s, data_quality = %s, updated_at = now() WHERE golden_id = %s",
             (
@@ -803,7 +801,7 @@ class UnitOfWork:
 
     def raise_alert(self, golden_id: str, kind: str, detail: dict[str, Any]) -> None:
         """Raise an alert on a golden record, unless the same one is already open."""
-        self._run(
+        self._write(
             "INSERT INTO customer_alert (golden_id, kind, detail) SELECT %s, %s, %s"
             " WHERE NOT EXISTS (SELECT 1 FROM customer_alert WHERE golden_id = %s AND kind = %s"
             " AND detail = %s AND resolved_at IS NULL)",
@@ -884,7 +882,7 @@ class UnitOfWork:
 
     def save_credit_status(self, golden_id: str, version: int, status: dict[str, Any]) -> None:
         """Store the credit status just queued for publishing."""
-        self._run(
+        self._write(
             "INSERT INTO credit_status (golden_id, version, status) VALUES (%s, %s, %s)"
             " ON CONFLICT (golden_id) DO UPDATE SET version = excluded.version, status = excluded.status,"
             " updated_at = now()",
