@@ -145,10 +145,9 @@ def refresh_golden(
     which otherwise carries over. Returns whether a new version was written. A golden record left
     with no source records is deactivated (never deleted).
     """
-    golden = uow.golden(golden_id, for_update=True)
+    golden, stored, stored_overrides = uow.golden_to_refresh(golden_id)
     if golden is None or golden.state in ("retired", "erased"):
         return False
-    stored = uow.attached_records(golden_id)
     if not stored:
         if golden.state != "active" or golden.version == 0:
             return False
@@ -163,7 +162,6 @@ def refresh_golden(
         refresh_credit_status(uow, golden_id, ctx, golden=deactivated)
         return True
 
-    stored_overrides = uow.overrides(golden_id) if golden.version > 0 else []  # a new record has none
     overrides = {o.attribute: Override(o.attribute, o.value, o.actor, o.set_at) for o in stored_overrides}
     attributes = apply_overrides(survive([record_from_json(s.record) for s in stored], ctx.rules), overrides)
     parent_golden_id = None

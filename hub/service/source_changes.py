@@ -55,7 +55,7 @@ def apply_source_change(uow: UnitOfWork, command: ApplySourceChange, ctx: Publis
         _detach(uow, command, existing, ctx, cause)
     else:
         assert record is not None
-        _upsert(uow, command, record, existing, ctx, cause)
+        _upsert(uow, command, record, opened.current_golden_id, ctx, cause)
     uow.mark_processed(command.message_id, source, "applied")
     uow.count_outcome(source, "applied")
     return "applied"
@@ -127,13 +127,10 @@ def _upsert(
     uow: UnitOfWork,
     command: ApplySourceChange,
     record: CleanRecord,
-    existing: StoredSourceRecord | None,
+    current: str | None,
     ctx: PublishContext,
     cause: dict[str, str],
 ) -> None:
-    current = None
-    if existing is not None and existing.golden_id is not None and not existing.detached:
-        current = uow.resolve(existing.golden_id)
     found = candidate_records(uow, record, current)
     candidates = found.records
     decision: Decision = decide_match(

@@ -134,6 +134,8 @@ class OpenedSourceChange:
 
     processed: bool
     existing: StoredSourceRecord | None
+    #: the surviving golden record the source record is attached to, if it is
+    current_golden_id: str | None
 
 
 @dataclass(frozen=True)
@@ -316,20 +318,29 @@ class UnitOfWork:
         """Take a change's advisory locks, then tell whether its message was processed and read its source
         record (locked), in one round trip; the reads run after the locks are held."""
         if message_id in self._deferred_processed:
-            return OpenedSourceChange(True, None)
+            return OpenedSourceChange(True, None, None)
         ids = [_lock_id(key) for key in sorted(set(locks))]
+        columns = ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
         _, processed, found = self._pipelined(
             [
                 ("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (ids,)),
                 ("SELECT 1 FROM processed_message WHERE message_id = %s", (message_id,)),
                 (
-                    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record"
-                    " WHERE source = %s AND source_record_id = %s FOR UPDATE",
+                    f"SELECT {columns}, g.survivor_id FROM source_record s"
+                    " LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
+                    " WHERE s.source = %s AND s.source_record_id = %s FOR UPDATE OF s",
                     (source, source_record_id),
                 ),
             ]
         )
-        return OpenedSourceChange(bool(processed), StoredSourceRecord(*found[0]) if found else None)
+        if not found:
+            return OpenedSourceChange(bool(processed), None, None)
+        *stored, survivor_id = found[0]
+        existing = StoredSourceRecord(*stored)
+        current = None
+        if existing.golden_id is not None and not existing.detached:
+            current = existing.golden_id if survivor_id is None else self.resolve(survivor_id)
+        return OpenedSourceChange(bool(processed), existing, current)
 
     # -- locking --------------------------------------------------------------------------------
 
@@ -674,6 +685,35 @@ class UnitOfWork:
             (golden_id,),
         )
         return None if row is None else StoredGoldenRecord(*row)
+
+    def golden_to_refresh(
+        self, golden_id: str
+    ) -> tuple[StoredGoldenRecord | None, list[StoredSourceRecord], list[Any]]:
+        """Lock a golden record and read it, its attached source records and its overrides, in one round
+        trip: what re-running its survivorship needs."""
+        golden, attached, overrides = self._pipelined(
+            [
+                (
+                    f"SELECT {GOLDEN_RECORD_COLUMNS} FROM golden_record WHERE golden_id = %s FOR UPDATE",
+                    (golden_id,),
+                ),
+                (
+                    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = %s AND NOT detached"
+                    " ORDER BY source, source_record_id",
+                    (golden_id,),
+                ),
+                (
+                    "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
+                    " WHERE golden_id = %s ORDER BY attribute",
+                    (golden_id,),
+                ),
+            ]
+        )
+        return (
+            StoredGoldenRecord(*golden[0]) if golden else None,
+            [StoredSourceRecord(*r) for r in attached],
+            overrides,
+        )
 
     def resolve(self, golden_id: str) -> str:
         """Follow retirement pointers to the surviving golden record."""
