@@ -298,19 +298,21 @@ class UnitOfWork:
         """Run a block in a savepoint; if it raises, its writes and its counts are undone."""
         counts = dict(self.pending_counts)
         self.flush_writes()
-        self._run("SAVEPOINT message")
+        # the savepoint rides with the block's first statement, its release with the block's last writes
+        self._deferred.append(("SAVEPOINT message", ()))
         try:
             yield
+            self._deferred.append(("RELEASE SAVEPOINT message", ()))
             self.flush_writes()  # inside the savepoint: a row that fails is this block's failure
         except BaseException:
+            began = not self._deferred or self._deferred[0][0] != "SAVEPOINT message"
             self._deferred.clear()
             self._deferred_processed.clear()
-            if not self._raw.broken:
+            if began and not self._raw.broken:
                 self._run("ROLLBACK TO SAVEPOINT message")
                 self._run("RELEASE SAVEPOINT message")  # rolled back to, it stays; do not pile them up
             self.pending_counts = counts
             raise
-        self._run("RELEASE SAVEPOINT message")
 
     def open_source_change(
         self, locks: Iterable[str], message_id: str, source: str, source_record_id: str
