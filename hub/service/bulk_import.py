@@ -255,7 +255,28 @@ def _apply_batch_with_retry(
 
 
 def apply_batch(hub: Hub, source: str, facts: FileFacts, batch: Sequence[ImportRow]) -> BatchResult:
-    """Apply rows in one transaction, each in its own savepoint; return outcomes and rejects."""
+    """Apply rows in one transaction; return outcomes and rejects.
+
+    The batch is applied whole first. Only if a row fails is it applied again with a savepoint per
+    row, so the failing row alone is rolled back: a savepoint per row always would cost PostgreSQL
+    dearly, since more than 64 subtransactions in one transaction slow every snapshot.
+    """
+    try:
+        return _apply_rows(hub, source, facts, batch, isolate=False)
+    except DBAPIError as error:
+        if error.connection_invalidated:
+            raise  # the connection broke: the whole batch is retried
+        log.info("a row of the batch from line %d failed; applying it row by row", batch[0].line)
+    except Exception:
+        log.info(
+            "a row of the batch from line %d failed; applying it row by row", batch[0].line, exc_info=True
+        )
+    return _apply_rows(hub, source, facts, batch, isolate=True)
+
+
+def _apply_rows(
+    hub: Hub, source: str, facts: FileFacts, batch: Sequence[ImportRow], *, isolate: bool
+) -> BatchResult:
     result = BatchResult(Counter(), [])
     settings = hub.settings
     topic = f"import:{facts.path.name}"
@@ -286,13 +307,34 @@ def apply_batch(hub: Hub, source: str, facts: FileFacts, batch: Sequence[ImportR
                 result.rejects.append(_rejected(row, command, source))
                 result.counts["rejected"] += 1
                 continue
-            outcome = _apply_row(uow, hub, source, row, message, command, now)
+            if isolate:
+                outcome = _apply_row(uow, hub, source, row, message, command, now)
+            else:
+                outcome = _apply_row_in_batch(uow, hub, source, message, command, now)
             if isinstance(outcome, dict):
                 result.rejects.append(outcome)
                 result.counts["failed" if outcome["error_code"] == "failed" else "rejected"] += 1
             else:
                 result.counts[outcome] += 1
     return result
+
+
+def _apply_row_in_batch(
+    uow: UnitOfWork,
+    hub: Hub,
+    source: str,
+    message: InboundMessage,
+    command: ApplySourceChange | RecordExposure,
+    now: datetime,
+) -> str:
+    """Apply one row without a savepoint; any failure or rejection fails the batch's first attempt."""
+    ctx = hub.context(now)
+    if isinstance(command, RecordExposure):
+        applied = apply_exposure(uow, command, ctx)
+        if isinstance(applied, Rejection):
+            raise _RowRejected(applied)
+        return applied
+    return apply_message(uow, message, command, source, ctx)
 
 
 def _apply_row(

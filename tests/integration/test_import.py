@@ -225,16 +225,14 @@ def test_a_row_the_hub_raises_on_is_rolled_back_alone_and_the_rest_of_its_batch_
 ) -> None:
     path, _ = crm_csv(tmp_path)
     real = apply_message
-    calls = {"n": 0}
 
-    def failing_once(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
+    def failing_on_line_4(*args: Any, **kwargs: Any) -> Any:
         outcome = real(*args, **kwargs)  # it wrote its effects inside the row's savepoint ...
-        if calls["n"] == 3:
+        if args[1].offset == 4:  # the message's offset is the row's line
             raise RuntimeError("simulated bug")  # ... which the savepoint's rollback undoes
         return outcome
 
-    monkeypatch.setattr(bulk_import, "apply_message", failing_once)
+    monkeypatch.setattr(bulk_import, "apply_message", failing_on_line_4)
     report = import_file(hub, path, "crm", batch_size=10)
 
     assert report.counts["applied"] == 29
