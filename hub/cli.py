@@ -262,6 +262,7 @@ def cmd_bench_throughput(settings: Settings, args: argparse.Namespace) -> int:
             py_spy=Path(args.py_spy) if args.py_spy else None,
             py_spy_seconds=args.py_spy_seconds,
             py_spy_gil=args.py_spy_gil,
+            workers=args.workers,
         )
     except BenchmarkRefused as refused:
         print(refused, file=sys.stderr)
@@ -419,6 +420,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     throughput.add_argument(
         "--limits", action="store_true", help="then measure the raw limits on the same servers"
+    )
+    throughput.add_argument(
+        "--workers", type=int, default=1, help="`hub worker` processes in the consumer group (default 1)"
     )
     _add_limits_arguments(throughput)
     throughput.add_argument("--py-spy", help="profile the worker with py-spy (raw format) into this file")

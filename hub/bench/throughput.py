@@ -442,10 +442,10 @@ class CpuClock:
     machine: float
 
     @classmethod
-    def read(cls, worker_pid: int, pgdata: Path | None) -> CpuClock:
+    def read(cls, worker_pids: Sequence[int], pgdata: Path | None) -> CpuClock:
         """Read the clocks now."""
         return cls(
-            worker=_process_cpu_seconds(worker_pid),
+            worker=sum(_process_cpu_seconds(pid) for pid in worker_pids),
             database=_server_cpu_seconds(pgdata),
             broker=_broker_cpu_seconds(),
             bench=time.process_time(),
@@ -544,6 +544,7 @@ class ThroughputReport:
     mix: dict[str, int]
     rate: float | None
     batch_size: int
+    workers: int
     publish_seconds: float
     elapsed_seconds: float
     outcomes: dict[str, int]
@@ -720,10 +721,10 @@ class _Published:
 
 
 class _Worker:
-    """A `python -m hub worker` process of the benchmark, logging to a file."""
+    """The `python -m hub worker` processes of the benchmark (one consumer group), each logging to a file."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.log_path = log_path
+    def __init__(self, settings: Settings, workdir: Path, count: int = 1) -> None:
+        self.log_paths = [workdir / f"worker-{n}.log" for n in range(1, count + 1)]
         env = dict(os.environ)
         env.update(
             {
@@ -737,38 +738,55 @@ class _Worker:
                 "HUB_LOG_LEVEL": "INFO",
             }
         )
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
+        self.processes: list[subprocess.Popen[bytes]] = []
+        for n, log_path in enumerate(self.log_paths, start=1):
+            # each worker keeps its Faust state apart; they share the database, topics and group
+            env["HUB_DATA_DIR"] = str(Path(settings.data_dir) / f"worker-{n}")
+            with log_path.open("ab") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "hub", "worker"],
+                        env=dict(env),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
 
     @property
     def pid(self) -> int:
-        """Return the worker's process id."""
-        return self.process.pid
+        """Return the first worker's process id (the one py-spy profiles)."""
+        return self.processes[0].pid
+
+    @property
+    def pids(self) -> list[int]:
+        """Return every worker's process id."""
+        return [p.pid for p in self.processes]
 
     def check_alive(self) -> None:
-        """Raise BenchmarkFailed when the worker has exited."""
-        if self.process.poll() is not None:
-            raise BenchmarkFailed(
-                f"the worker exited with code {self.process.returncode}:\n{self.log_tail()}"
-            )
+        """Raise BenchmarkFailed when a worker has exited."""
+        for process in self.processes:
+            if process.poll() is not None:
+                raise BenchmarkFailed(f"a worker exited with code {process.returncode}:\n{self.log_tail()}")
 
     def log_tail(self, chars: int = 3000) -> str:
-        """Return the end of the worker's log."""
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")[-chars:]
-        return ""
+        """Return the end of the workers' logs."""
+        tails = []
+        for log_path in self.log_paths:
+            with contextlib.suppress(OSError):
+                tails.append(log_path.read_text(errors="replace")[-chars:])
+        return "\n".join(tails)
 
     def stop(self, grace: float) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
             try:
-                self.process.wait(grace)
+                process.wait(grace)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
 
 
 async def _consume_events(
@@ -898,7 +916,7 @@ async def _drive(
         say(f"  the worker applied the warm-up {time.monotonic() - started:.1f} s after it was published")
         on_warm()
 
-        cpu_before = await asyncio.to_thread(CpuClock.read, worker.pid, pgdata)
+        cpu_before = await asyncio.to_thread(CpuClock.read, worker.pids, pgdata)
         cpu_read_at = time.perf_counter()
         sampler = asyncio.create_task(_keep_sampling_sessions(engine, sessions, sampled))
         pace = f"at {rate:,.0f} messages/s" if rate else "as fast as the producer goes"
@@ -1308,6 +1326,7 @@ def bench_throughput_on(
     seed: int = 1,
     warmup: int = 20,
     stall_seconds: float = 120.0,
+    workers: int = 1,
     sample: int = 0,
     limits: dict[str, int] | None = None,
     py_spy: Path | None = None,
@@ -1354,7 +1373,7 @@ def bench_throughput_on(
         say(f"generated {warmup + messages:,} messages in {time.perf_counter() - started:.1f} s")
 
         asyncio.run(ensure_topics(settings))
-        worker = _Worker(settings, workdir / "worker.log")
+        worker = _Worker(settings, workdir, workers)
 
         def start_profiler() -> None:
             nonlocal spy
@@ -1376,9 +1395,10 @@ def bench_throughput_on(
                 say=say,
             )
         )
-        cpu = CpuClock.read(worker.pid, pgdata).since(published.cpu_before)
+        cpu = CpuClock.read(worker.pids, pgdata).since(published.cpu_before)
         cpu_seconds = time.perf_counter() - published.cpu_read_at
-        memory = _memory(worker.pid)
+        memories = [_memory(pid) for pid in worker.pids]
+        memory = max(memories, key=lambda m: m.get("VmHWM", 0))
         log_tail = worker.log_tail()
         worker.stop(settings.shutdown_grace_seconds + 10)
         worker = None
@@ -1411,6 +1431,7 @@ def bench_throughput_on(
             mix=dict(Counter(m.kind for m in measured)),
             rate=rate,
             batch_size=settings.batch_size,
+            workers=workers,
             publish_seconds=published.last - published.first,
             elapsed_seconds=last_event - published.first,
             outcomes=outcomes,
@@ -1470,6 +1491,7 @@ def bench_throughput(
     seed: int = 1,
     warmup: int = 20,
     stall_seconds: float = 120.0,
+    workers: int = 1,
     sample: int = 0,
     limits: dict[str, int] | None = None,
     py_spy: Path | None = None,
@@ -1491,6 +1513,7 @@ def bench_throughput(
             warmup=warmup,
             stall_seconds=stall_seconds,
             sample=sample,
+            workers=workers,
             limits=limits,
             py_spy=py_spy,
             py_spy_seconds=py_spy_seconds,
@@ -1506,6 +1529,10 @@ def bench_throughput(
 
 
 # -- the report ----------------------------------------------------------------------------------------------
+
+
+def _worker_processes(n: int) -> str:
+    return "one `hub worker`" if n == 1 else f"{n} `hub worker` processes (one consumer group)"
 
 
 def _met(ok: bool) -> str:
@@ -1549,7 +1576,8 @@ def render(report: ThroughputReport) -> str:
     candidates = statistics.fmean(r.candidates) if r.candidates else 0.0
     lines = [
         f"Throughput of the running hub: {r.messages:,} messages ({mix}), {pace}",
-        f"onto {r.golden_loaded:,} golden records (COPY, {r.load_seconds:.1f} s); one `hub worker` with "
+        f"onto {r.golden_loaded:,} golden records (COPY, {r.load_seconds:.1f} s); "
+        f"{_worker_processes(r.workers)} with "
         f"HUB_BATCH_SIZE {r.batch_size}; {r.database} PostgreSQL, {r.broker} broker; {r.cores} cores",
         "",
         f"  published in                 {r.publish_seconds:>9.1f} s    ({offered:,.0f} msg/s offered)",

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.bootstrap import Hub
@@ -41,6 +42,7 @@ PRUNE_INTERVAL_SECONDS = 3600
 #: How long a batch waits to fill up before it is applied as it is: the latency bought for throughput.
 BATCH_WAIT_SECONDS = 0.02
 SWEEP_INTERVAL_SECONDS = 60
+SWEEP_LOCK_ID = 727276
 
 
 @dataclass(frozen=True)
@@ -60,17 +62,25 @@ def run_rematch_sweep(hub: Hub, since: datetime) -> SweepResult:
     the sweep from holding locks the stream needs; a deadlock with the stream (PostgreSQL aborts
     one side) only leaves that golden record to the stream's next change of it.
     """
-    with unit_of_work(hub.engine) as uow:
-        watermark = uow.change_watermark(longest=timedelta(seconds=5 * SWEEP_INTERVAL_SECONDS))
-        work = recently_changed(uow, since)
-    merged = 0
-    for golden_id in work:
+    with hub.engine.connect() as held:
+        # one sweep at a time however many workers run; a worker that finds one running skips its turn
+        if not held.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": SWEEP_LOCK_ID}).scalar():
+            return SweepResult(0, 0, since)
         try:
             with unit_of_work(hub.engine) as uow:
-                merged += len(rematch_golden(uow, golden_id, hub.context()))
-        except DBAPIError:
-            log.warning("re-match of %s failed; the next sweep tries again", golden_id, exc_info=True)
-    return SweepResult(len(work), merged, watermark)
+                watermark = uow.change_watermark(longest=timedelta(seconds=5 * SWEEP_INTERVAL_SECONDS))
+                work = recently_changed(uow, since)
+            merged = 0
+            for golden_id in work:
+                try:
+                    with unit_of_work(hub.engine) as uow:
+                        merged += len(rematch_golden(uow, golden_id, hub.context()))
+                except DBAPIError:
+                    log.warning("re-match of %s failed; the next sweep tries again", golden_id, exc_info=True)
+            return SweepResult(len(work), merged, watermark)
+        finally:
+            held.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": SWEEP_LOCK_ID})
+            held.commit()
 
 
 def process_message(hub: Hub, source: str, message: InboundMessage) -> Outcome:
@@ -176,6 +186,7 @@ async def process_with_retry(hub: Hub, source: str, messages: Sequence[InboundMe
 def create_app(hub: Hub) -> faust.App:
     """Build the Faust app: the agents of the three customer topics and the outbox relay."""
     settings = hub.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust keeps its state below it
     app = HubApp(
         settings.consumer_group,
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,

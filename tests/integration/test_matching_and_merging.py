@@ -362,3 +362,23 @@ def test_each_rematch_sweep_starts_where_the_last_one_ended(hub: Hub) -> None:
     assert later.swept == 2
     assert later.merged == 1
     assert golden_of(hub, "crm", "S-3") == golden_of(hub, "crm", "S-2")
+
+
+def test_a_worker_skips_its_sweep_while_another_workers_sweep_runs(hub: Hub) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from hub.streams.worker import SWEEP_LOCK_ID, run_rematch_sweep
+
+    blind = replace(hub, model=replace(hub.model, link_threshold=1.0, review_threshold=1.0))
+    deliver(blind, "crm", envelope("crm", "S-1", crm_person("Wei", "Chen", date_of_birth="1985-06-01")))
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    with hub.engine.connect() as other_worker:
+        other_worker.execute(text("SELECT pg_advisory_lock(:id)"), {"id": SWEEP_LOCK_ID})
+        skipped = run_rematch_sweep(hub, since)
+        other_worker.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": SWEEP_LOCK_ID})
+    assert (skipped.swept, skipped.watermark) == (0, since)  # its next turn starts where this one would have
+
+    assert run_rematch_sweep(hub, since).swept == 1
