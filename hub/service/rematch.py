@@ -29,7 +29,12 @@ def rematch_golden(uow: UnitOfWork, golden_id: str, ctx: PublishContext) -> tupl
         if not found.records:
             continue
         decision = decide_match(
-            record, golden_id, found.records, ctx.model, found.distinct, found.distinct_pairs
+            record,
+            golden_id,
+            found.records,
+            ctx.model,
+            found.context.distinct_from_current,
+            found.context.distinct_pairs,
         )
         if decision.merge and decision.golden_id is not None:
             cause = {"sweep": "rematch", "source": stored.source, "source_record_id": stored.source_record_id}

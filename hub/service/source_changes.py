@@ -19,7 +19,7 @@ from hub.service.golden import PublishContext, refresh_golden
 from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
 from hub.service.merging import merge_golden_records
 from hub.store.codec import record_from_json, record_to_json
-from hub.store.uow import WALK_IN_GOLDEN_ID, StoredSourceRecord, UnitOfWork
+from hub.store.uow import WALK_IN_GOLDEN_ID, MatchContext, StoredSourceRecord, UnitOfWork
 
 Outcome = Literal["applied", "duplicate", "stale", "dead_lettered"]
 
@@ -93,12 +93,10 @@ CANDIDATE_LIMIT = 20
 
 @dataclass(frozen=True)
 class Candidates:
-    """The candidate golden records of a record, their source records' values, and what else scoring reads."""
+    """A record's candidate golden records, their source records' values, and what else scoring reads."""
 
     records: dict[str, list[CleanRecord]]
-    distinct: set[str]
-    distinct_pairs: set[frozenset[str]]
-    blacklisted: set[str]
+    context: MatchContext
 
 
 def candidate_records(uow: UnitOfWork, record: CleanRecord, current: str | None) -> Candidates:
@@ -115,12 +113,7 @@ def candidate_records(uow: UnitOfWork, record: CleanRecord, current: str | None)
         ]
         for golden_id, stored in context.attached.items()
     }
-    return Candidates(
-        {golden_id: found for golden_id, found in records.items() if found},
-        context.distinct_from_current,
-        context.distinct_pairs,
-        context.blacklisted,
-    )
+    return Candidates({golden_id: found for golden_id, found in records.items() if found}, context)
 
 
 def _upsert(
@@ -134,7 +127,12 @@ def _upsert(
     found = candidate_records(uow, record, current)
     candidates = found.records
     decision: Decision = decide_match(
-        record, current, candidates, ctx.model, found.distinct, found.distinct_pairs
+        record,
+        current,
+        candidates,
+        ctx.model,
+        found.context.distinct_from_current,
+        found.context.distinct_pairs,
     )
     golden_id = decision.golden_id
     if golden_id is None:
@@ -199,7 +197,7 @@ def _alert_on_blacklist_match(
     identifier with one it was not linked to (then its credit status is held until a steward decides)."""
     candidates = found.records
     # the linked golden record is the current one, a candidate, or new (and so not blacklisted)
-    blacklisted = found.blacklisted & (set(candidates) | {golden_id})
+    blacklisted = found.context.blacklisted & (set(candidates) | {golden_id})
     if not blacklisted:
         return False
     alerted = False
