@@ -120,3 +120,37 @@ def test_a_message_delivered_twice_within_one_batch_is_applied_once(hub: Hub) ->
     assert process_batch(hub, "crm", messages) == ["applied", "applied", "duplicate"]
     assert rows(hub.engine, "SELECT count(*) AS n FROM processed_message")[0].n == 2
     assert rows(hub.engine, "SELECT count(*) AS n FROM golden_version")[0].n == 2
+
+
+def test_a_batch_whose_database_connection_breaks_is_retried_whole_and_nothing_is_dead_lettered(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    documents = [envelope("crm", f"C-{n}", crm_organisation(f"Cut {n} Ltd")) for n in range(4)]
+    real_apply = worker_module.apply_message
+    calls = {"n": 0}
+
+    def apply_then_cut_the_connection(uow: Any, message: Any, command: Any, source: str, ctx: Any) -> Any:
+        calls["n"] += 1
+        outcome = real_apply(uow, message, command, source, ctx)
+        if calls["n"] == 2:  # the database drops this transaction's connection mid-batch, once
+            with hub.engine.connect() as other:
+                pid = uow._raw.info.backend_pid
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return outcome
+
+    monkeypatch.setattr(worker_module, "apply_message", apply_then_cut_the_connection)
+    messages = [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate(documents)
+    ]
+    outcomes = asyncio.run(worker_module.process_with_retry(hub, "crm", messages))
+
+    assert outcomes == ["applied"] * 4
+    assert calls["n"] > 4  # the broken batch was applied again, whole
+    assert rows(hub.engine, "SELECT count(*) AS n FROM dead_letter")[0].n == 0
+    assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 4
+    assert rows(hub.engine, "SELECT count(*) AS n FROM processed_message")[0].n == 4
