@@ -522,7 +522,7 @@ class StatementSample:
     transactions: int
     database_cpu_seconds: float | None
     by_statement: list[tuple[str, int, float]] = field(default_factory=list)
-    #: SQL statements per message, by kind of message (each kind applied in batches of its own).
+    #: round trips per message, by kind of message (each kind applied in batches of its own).
     by_kind: dict[str, float] = field(default_factory=dict)
     outcomes_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -1643,13 +1643,14 @@ def _render_sample(s: StatementSample) -> list[str]:
     return [
         f"statement sample: {s.messages} more messages through process_batch in this process "
         f"({s.batches} batches, {s.messages / s.wall_seconds:,.1f} msg/s)",
-        f"  {s.statements_per_message:.1f} SQL statements per message (savepoints included) and "
+        f"  {s.statements_per_message:.1f} round trips per message (a pipeline of statements counts once; "
+        "savepoints included) and "
         f"{s.transactions / s.messages:.2f} commits; by kind: "
         + ", ".join(f"{kind} {s.by_kind[kind]:.1f}" for kind in KINDS if kind in s.by_kind),
-        f"  of the wall time: {in_sql:.0%} inside cursor.execute (round trip and PostgreSQL), "
+        f"  of the wall time: {in_sql:.0%} inside execute (round trip and PostgreSQL), "
         f"{1 - in_sql:.0%} Python around it; CPU: this process {s.cpu_seconds / s.wall_seconds:.0%}"
         + database,
-        "  statements per message (count, share of the statement time):",
+        "  round trips per message (count, share of the time in execute; ' ; ' joins pipelined statements):",
         *(
             f"    {n / s.messages:5.2f}  {t / max(s.statement_seconds, 1e-9):5.1%}  {shape}"
             for shape, n, t in s.by_statement
