@@ -19,7 +19,13 @@ from hub.service.golden import PublishContext, refresh_golden
 from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
 from hub.service.merging import merge_golden_records
 from hub.store.codec import record_from_json, record_to_json
-from hub.store.uow import WALK_IN_GOLDEN_ID, MatchContext, StoredSourceRecord, UnitOfWork
+from hub.store.uow import (
+    WALK_IN_GOLDEN_ID,
+    MatchContext,
+    SourceRecordState,
+    StoredSourceRecord,
+    UnitOfWork,
+)
 
 Outcome = Literal["applied", "duplicate", "stale", "dead_lettered"]
 
@@ -71,18 +77,20 @@ def _detach(
     """Detach a deleted source record; its golden record stays, deactivated if nothing else holds it."""
     golden_id = existing.golden_id if existing is not None and not existing.detached else None
     uow.save_source_record(
-        source=command.source,
-        source_record_id=command.source_record_id,
-        golden_id=existing.golden_id if existing is not None else None,
-        detached=True,
-        occurred_at=command.occurred_at,
-        message_id=command.message_id,
-        parent_source_record_id=None,
-        record=existing.record if existing is not None else {},
-        payload=None,
-        issues=[],
+        SourceRecordState(
+            source=command.source,
+            source_record_id=command.source_record_id,
+            golden_id=existing.golden_id if existing is not None else None,
+            detached=True,
+            occurred_at=command.occurred_at,
+            message_id=command.message_id,
+            parent_source_record_id=None,
+            record=existing.record if existing is not None else {},
+            payload=None,
+            issues=[],
+        )
     )
-    uow.replace_match_keys(command.source, command.source_record_id, None, [])
+    uow.remove_match_keys(command.source, command.source_record_id)
     if golden_id is not None:
         refresh_golden(uow, uow.resolve(golden_id), ctx, cause)
 
@@ -139,16 +147,19 @@ def _upsert(
         golden_id = uow.next_golden_id()
         uow.create_golden(golden_id)
     attached = uow.attach_source_record(
-        source=command.source,
-        source_record_id=command.source_record_id,
-        golden_id=golden_id,
-        occurred_at=command.occurred_at,
-        message_id=command.message_id,
-        parent_source_record_id=record.parent_source_record_id,
-        record=record_to_json(record),
-        payload=command.payload,
-        issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
-        keys=blocking_keys(record),
+        SourceRecordState(
+            source=command.source,
+            source_record_id=command.source_record_id,
+            golden_id=golden_id,
+            detached=False,
+            occurred_at=command.occurred_at,
+            message_id=command.message_id,
+            parent_source_record_id=record.parent_source_record_id,
+            record=record_to_json(record),
+            payload=command.payload,
+            issues=[{"code": i.code, "path": i.path, "message": i.message} for i in record.issues],
+        ),
+        blocking_keys(record),
     )
     alerted = _alert_on_blacklist_match(uow, command, record, golden_id, found, decision)
     uow.add_decision(

@@ -69,7 +69,7 @@ class StoredGoldenRecord:
 SOURCE_RECORD_COLUMNS = "source, source_record_id, golden_id, detached, last_occurred_at, record"
 GOLDEN_RECORD_COLUMNS = "golden_id, state, version, survivor_id, customer, source_refs, lineage, data_quality"
 
-#: Insert or replace a source record's state (named parameters: `_source_record_params`).
+#: Insert or replace a source record's state (named parameters: `SourceRecordState.params`).
 UPSERT_SOURCE_RECORD = (
     "INSERT INTO source_record (source, source_record_id, golden_id, detached, last_occurred_at,"
     " last_message_id, parent_source_record_id, record, payload, issues, updated_at)"
@@ -81,32 +81,49 @@ UPSERT_SOURCE_RECORD = (
     " parent_source_record_id = excluded.parent_source_record_id, record = excluded.record,"
     " payload = excluded.payload, issues = excluded.issues, updated_at = now()"
 )
+#: Statements the hot path sends alone and in pipelines with others.
+LOCK_KEYS = "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k"
+PROCESSED = "SELECT 1 FROM processed_message WHERE message_id = %s"
+GOLDEN_BY_ID = f"SELECT {GOLDEN_RECORD_COLUMNS} FROM golden_record WHERE golden_id = %s"
+ATTACHED_RECORDS = (
+    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = %s AND NOT detached"
+    " ORDER BY source, source_record_id"
+)
+OVERRIDES = (
+    "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
+    " WHERE golden_id = %s ORDER BY attribute"
+)
 
 
-def _source_record_params(
-    source: str,
-    source_record_id: str,
-    golden_id: str | None,
-    detached: bool,
-    occurred_at: datetime,
-    message_id: str,
-    parent_source_record_id: str | None,
-    record: dict[str, Any],
-    payload: dict[str, Any] | None,
-    issues: list[dict[str, Any]],
-) -> dict[str, Any]:
-    return {
-        "source": source,
-        "ref": source_record_id,
-        "golden": golden_id,
-        "detached": detached,
-        "at": occurred_at,
-        "message": message_id,
-        "parent": parent_source_record_id,
-        "record": Jsonb(record),
-        "payload": None if payload is None else Jsonb(payload),
-        "issues": Jsonb(issues),
-    }
+@dataclass(frozen=True)
+class SourceRecordState:
+    """A source record as a change leaves it: what is stored of it."""
+
+    source: str
+    source_record_id: str
+    golden_id: str | None
+    detached: bool
+    occurred_at: datetime
+    message_id: str
+    parent_source_record_id: str | None
+    record: dict[str, Any]
+    payload: dict[str, Any] | None
+    issues: list[dict[str, Any]]
+
+    def params(self) -> dict[str, Any]:
+        """The named parameters of UPSERT_SOURCE_RECORD."""
+        return {
+            "source": self.source,
+            "ref": self.source_record_id,
+            "golden": self.golden_id,
+            "detached": self.detached,
+            "at": self.occurred_at,
+            "message": self.message_id,
+            "parent": self.parent_source_record_id,
+            "record": Jsonb(self.record),
+            "payload": None if self.payload is None else Jsonb(self.payload),
+            "issues": Jsonb(self.issues),
+        }
 
 
 #: A statement of the hot path and its parameters.
@@ -161,6 +178,12 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def _lock_ids(keys: Iterable[str]) -> list[int]:
+    """The lock ids of keys in key order: LOCK_KEYS takes them in array order, so every worker takes
+    them in the same order and none deadlocks."""
+    return [_lock_id(key) for key in sorted(set(keys))]
+
+
 class UnitOfWork:
     """One transaction on the hub's database."""
 
@@ -197,9 +220,7 @@ class UnitOfWork:
         assert raw is not None
         return raw  # type: ignore[no-any-return]
 
-    def _send(
-        self, statements: Sequence[tuple[str, Sequence[Any] | dict[str, Any]]]
-    ) -> list[psycopg.Cursor[Any]]:
+    def _send(self, statements: Sequence[Statement]) -> list[psycopg.Cursor[Any]]:
         """Send the deferred writes, then `statements`, in one round trip; return a cursor per statement.
 
         PostgreSQL runs pipelined statements in order, each with a fresh snapshot as if sent one by one:
@@ -267,7 +288,7 @@ class UnitOfWork:
         """Tell whether a message id was applied (or found stale) before."""
         if message_id in self._deferred_processed:
             return True
-        return self._one("SELECT 1 FROM processed_message WHERE message_id = %s", (message_id,)) is not None
+        return self._one(PROCESSED, (message_id,)) is not None
 
     def mark_processed(self, message_id: str, source: str, outcome: str) -> None:
         """Record a message id in the same transaction as its effects."""
@@ -321,12 +342,11 @@ class UnitOfWork:
         record (locked), in one round trip; the reads run after the locks are held."""
         if message_id in self._deferred_processed:
             return OpenedSourceChange(True, None, None)
-        ids = [_lock_id(key) for key in sorted(set(locks))]
         columns = ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
         _, processed, found = self._pipelined(
             [
-                ("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (ids,)),
-                ("SELECT 1 FROM processed_message WHERE message_id = %s", (message_id,)),
+                (LOCK_KEYS, (_lock_ids(locks),)),
+                (PROCESSED, (message_id,)),
                 (
                     f"SELECT {columns}, g.survivor_id FROM source_record s"
                     " LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
@@ -348,57 +368,18 @@ class UnitOfWork:
 
     def lock(self, keys: Iterable[str]) -> None:
         """Take transaction-scoped advisory locks on keys, in a fixed order so workers never deadlock."""
-        ids = [_lock_id(key) for key in sorted(set(keys))]
+        ids = _lock_ids(keys)
         if ids:
-            # one round trip; unnest yields the ids in array order, so the locks are taken in key order
-            self._all("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (ids,))
+            self._all(LOCK_KEYS, (ids,))
 
     # -- source records ---------------------------------------------------------------------------
 
-    def save_source_record(
-        self,
-        *,
-        source: str,
-        source_record_id: str,
-        golden_id: str | None,
-        detached: bool,
-        occurred_at: datetime,
-        message_id: str,
-        parent_source_record_id: str | None,
-        record: dict[str, Any],
-        payload: dict[str, Any] | None,
-        issues: list[dict[str, Any]],
-    ) -> None:
+    def save_source_record(self, state: SourceRecordState) -> None:
         """Insert or replace a source record's state."""
-        self._run(
-            UPSERT_SOURCE_RECORD,
-            _source_record_params(
-                source,
-                source_record_id,
-                golden_id,
-                detached,
-                occurred_at,
-                message_id,
-                parent_source_record_id,
-                record,
-                payload,
-                issues,
-            ),
-        )
+        self._run(UPSERT_SOURCE_RECORD, state.params())
 
     def attach_source_record(
-        self,
-        *,
-        source: str,
-        source_record_id: str,
-        golden_id: str,
-        occurred_at: datetime,
-        message_id: str,
-        parent_source_record_id: str | None,
-        record: dict[str, Any],
-        payload: dict[str, Any] | None,
-        issues: list[dict[str, Any]],
-        keys: Sequence[tuple[str, str]],
+        self, state: SourceRecordState, keys: Sequence[tuple[str, str]]
     ) -> AttachedSourceRecord:
         """Store a source record attached to a golden record with its blocking keys, in one round trip.
 
@@ -424,18 +405,7 @@ class UnitOfWork:
             " ARRAY(SELECT DISTINCT golden_id FROM source_record WHERE source = %(source)s"
             "  AND parent_source_record_id = %(ref)s AND NOT detached AND golden_id IS NOT NULL) AS children",
             {
-                **_source_record_params(
-                    source,
-                    source_record_id,
-                    golden_id,
-                    False,
-                    occurred_at,
-                    message_id,
-                    parent_source_record_id,
-                    record,
-                    payload,
-                    issues,
-                ),
+                **state.params(),
                 "kinds": [k for k, _ in wanted],
                 "values": [v for _, v in wanted],
             },
@@ -445,12 +415,7 @@ class UnitOfWork:
 
     def attached_records(self, golden_id: str) -> list[StoredSourceRecord]:
         """Return the source records attached to a golden record, oldest reference first."""
-        rows = self._all(
-            f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = %s AND NOT detached"
-            " ORDER BY source, source_record_id",
-            (golden_id,),
-        )
-        return [StoredSourceRecord(*r) for r in rows]
+        return [StoredSourceRecord(*r) for r in self._all(ATTACHED_RECORDS, (golden_id,))]
 
     def golden_id_of(self, source: str, source_record_id: str) -> str | None:
         """Return the golden id an attached source record belongs to."""
@@ -463,20 +428,11 @@ class UnitOfWork:
 
     # -- match keys -------------------------------------------------------------------------------
 
-    def replace_match_keys(
-        self, source: str, source_record_id: str, golden_id: str | None, keys: Sequence[tuple[str, str]]
-    ) -> None:
-        """Replace the blocking keys of a source record (none when it is detached)."""
+    def remove_match_keys(self, source: str, source_record_id: str) -> None:
+        """Remove a detached source record's blocking keys: nothing finds it any more."""
         self._run(
             "DELETE FROM match_key WHERE source = %s AND source_record_id = %s", (source, source_record_id)
         )
-        if golden_id is not None and keys:
-            kinds, values = zip(*sorted(set(keys)), strict=True)
-            self._run(
-                "INSERT INTO match_key (kind, value, source, source_record_id, golden_id)"
-                " SELECT k, v, %s, %s, %s FROM unnest(%s::text[], %s::text[]) AS t(k, v)",
-                (source, source_record_id, golden_id, list(kinds), list(values)),
-            )
 
     def golden_ids_by_keys(self, keys: Sequence[tuple[str, str]], limit: int) -> list[str]:
         """Return the golden ids sharing the most blocking keys with a record, at most `limit`, each
@@ -681,11 +637,7 @@ class UnitOfWork:
 
     def golden(self, golden_id: str, *, for_update: bool = False) -> StoredGoldenRecord | None:
         """Return a golden record's row."""
-        row = self._one(
-            f"SELECT {GOLDEN_RECORD_COLUMNS} FROM golden_record WHERE golden_id = %s"
-            + (" FOR UPDATE" if for_update else ""),
-            (golden_id,),
-        )
+        row = self._one(GOLDEN_BY_ID + (" FOR UPDATE" if for_update else ""), (golden_id,))
         return None if row is None else StoredGoldenRecord(*row)
 
     def golden_to_refresh(
@@ -695,20 +647,9 @@ class UnitOfWork:
         trip: what re-running its survivorship needs."""
         golden, attached, overrides = self._pipelined(
             [
-                (
-                    f"SELECT {GOLDEN_RECORD_COLUMNS} FROM golden_record WHERE golden_id = %s FOR UPDATE",
-                    (golden_id,),
-                ),
-                (
-                    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = %s AND NOT detached"
-                    " ORDER BY source, source_record_id",
-                    (golden_id,),
-                ),
-                (
-                    "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
-                    " WHERE golden_id = %s ORDER BY attribute",
-                    (golden_id,),
-                ),
+                (GOLDEN_BY_ID + " FOR UPDATE", (golden_id,)),
+                (ATTACHED_RECORDS, (golden_id,)),
+                (OVERRIDES, (golden_id,)),
             ]
         )
         return (
@@ -799,11 +740,7 @@ class UnitOfWork:
 
     def overrides(self, golden_id: str) -> list[Any]:
         """Return the steward overrides of a golden record."""
-        return self._all(
-            "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
-            " WHERE golden_id = %s ORDER BY attribute",
-            (golden_id,),
-        )
+        return self._all(OVERRIDES, (golden_id,))
 
     def set_override(self, golden_id: str, attribute: str, value: Any, *, actor: str, reason: str) -> None:
         """Store (or replace) a steward's value for one attribute."""
