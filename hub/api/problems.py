@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hub.service.intake import NUL_MESSAGE
 from hub.service.stewardship import StewardActionRefused
 
 PROBLEM = "application/problem+json"
@@ -39,9 +40,6 @@ def problem_response(status: int, code: str, detail: str, **extra: Any) -> JSONR
         **extra,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
-
-
-NUL_MESSAGE = "must not contain the NUL character (U+0000)"
 
 
 def nul_characters(request: Request) -> list[dict[str, str]]:

@@ -50,6 +50,7 @@ from hub.importing import (
     save_checkpoint,
 )
 from hub.service.credit import apply_exposure
+from hub.service.golden import PublishContext
 from hub.service.intake import (
     ApplySourceChange,
     InboundMessage,
@@ -310,7 +311,7 @@ def _apply_rows(
             if isolate:
                 outcome = _apply_row(uow, hub, source, row, message, command, now)
             else:
-                outcome = _apply_row_in_batch(uow, hub, source, message, command, now)
+                outcome = _apply_command(uow, hub.context(now), source, message, command)
             if isinstance(outcome, dict):
                 result.rejects.append(outcome)
                 result.counts["failed" if outcome["error_code"] == "failed" else "rejected"] += 1
@@ -319,16 +320,18 @@ def _apply_rows(
     return result
 
 
-def _apply_row_in_batch(
+def _apply_command(
     uow: UnitOfWork,
-    hub: Hub,
+    ctx: PublishContext,
     source: str,
     message: InboundMessage,
     command: ApplySourceChange | RecordExposure,
-    now: datetime,
 ) -> str:
-    """Apply one row without a savepoint; any failure or rejection fails the batch's first attempt."""
-    ctx = hub.context(now)
+    """Apply one row's command; a row the hub rejects raises _RowRejected.
+
+    AR may name a golden record the hub does not know: the stream dead-letters that, an import rejects
+    it like any other bad row.
+    """
     if isinstance(command, RecordExposure):
         applied = apply_exposure(uow, command, ctx)
         if isinstance(applied, Rejection):
@@ -350,18 +353,9 @@ def _apply_row(
     ctx = hub.context(now)
     for attempt in range(1, ROW_ATTEMPTS + 1):
         try:
-            # a savepoint undoes the row's writes and its counts if it fails; its write-only rows go in
-            # one pipeline at the end of the savepoint
+            # a savepoint undoes the row's writes and its counts if it fails
             with uow.savepoint():
-                if isinstance(command, RecordExposure):
-                    applied = apply_exposure(uow, command, ctx)
-                    if isinstance(applied, Rejection):
-                        # AR may name a golden record the hub does not know: the stream dead-letters
-                        # that, an import rejects it like any other bad row.
-                        raise _RowRejected(applied)
-                    outcome: str = applied
-                else:
-                    outcome = apply_message(uow, message, command, source, ctx)
+                outcome = _apply_command(uow, ctx, source, message, command)
         except _RowRejected as rejected:
             return _rejected(row, rejected.rejection, source)
         except DBAPIError as error:

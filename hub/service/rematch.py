@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub.domain.matching import decide_match
 from hub.service.golden import PublishContext
 from hub.service.merging import merge_golden_records
 from hub.service.source_changes import candidate_records
@@ -28,14 +27,7 @@ def rematch_golden(uow: UnitOfWork, golden_id: str, ctx: PublishContext) -> tupl
         found = candidate_records(uow, record, golden_id)
         if not found.records:
             continue
-        decision = decide_match(
-            record,
-            golden_id,
-            found.records,
-            ctx.model,
-            found.context.distinct_from_current,
-            found.context.distinct_pairs,
-        )
+        decision = found.decide(record, golden_id, ctx.model)
         if decision.merge and decision.golden_id is not None:
             cause = {"sweep": "rematch", "source": stored.source, "source_record_id": stored.source_record_id}
             merge_golden_records(uow, decision.golden_id, decision.merge, ctx, cause)

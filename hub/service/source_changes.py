@@ -14,6 +14,7 @@ from contracts.outbound import DeadLetter
 from hub.domain.blocking import blocking_keys
 from hub.domain.matching import Decision, decide_match
 from hub.domain.model import CleanRecord
+from hub.domain.scoring import MatchModel
 from hub.service.credit import refresh_credit_status
 from hub.service.golden import PublishContext, refresh_golden
 from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
@@ -106,6 +107,17 @@ class Candidates:
     records: dict[str, list[CleanRecord]]
     context: MatchContext
 
+    def decide(self, record: CleanRecord, current: str | None, model: MatchModel) -> Decision:
+        """Decide the record's match among these candidates, honouring what stewards marked distinct."""
+        return decide_match(
+            record,
+            current,
+            self.records,
+            model,
+            self.context.distinct_from_current,
+            self.context.distinct_pairs,
+        )
+
 
 def candidate_records(uow: UnitOfWork, record: CleanRecord, current: str | None) -> Candidates:
     """Find candidate golden records through the blocking-key index and load their source records."""
@@ -133,15 +145,7 @@ def _upsert(
     cause: dict[str, str],
 ) -> None:
     found = candidate_records(uow, record, current)
-    candidates = found.records
-    decision: Decision = decide_match(
-        record,
-        current,
-        candidates,
-        ctx.model,
-        found.context.distinct_from_current,
-        found.context.distinct_pairs,
-    )
+    decision = found.decide(record, current, ctx.model)
     golden_id = decision.golden_id
     if golden_id is None:
         golden_id = uow.next_golden_id()

@@ -92,7 +92,7 @@ def process_batch(hub: Hub, source: str, messages: Sequence[InboundMessage]) -> 
     """Apply a batch of messages in one transaction, in order.
 
     One commit per batch instead of per message is where the throughput comes from. The batch is
-    first applied whole, its write-only rows sent in one round trip at the end. If a message fails
+    first applied whole, its writes riding with the next read (UnitOfWork.deferring). If a message fails
     with anything but a lost database connection or a deadlock, the batch is rolled back and applied
     again with a savepoint per message: the poisonous message alone is rolled back and dead-lettered,
     the rest of the batch goes on.
