@@ -45,6 +45,11 @@ from hub.store.uow import WALK_IN_GOLDEN_ID
 from hub.streams.kafka import client_options, create_producer
 
 
+def per_second(count: int, seconds: float) -> float:
+    """A rate, or 0 when nothing was timed."""
+    return count / seconds if seconds else 0.0
+
+
 class BenchmarkRefused(RuntimeError):
     """The benchmark will not run where it was pointed (a database that already holds customers)."""
 
@@ -73,12 +78,12 @@ class KafkaLimits:
     @property
     def produce_per_second(self) -> float:
         """Return messages produced (and acknowledged) per second."""
-        return self.messages / self.produce_seconds if self.produce_seconds else 0.0
+        return per_second(self.messages, self.produce_seconds)
 
     @property
     def consume_per_second(self) -> float:
         """Return messages consumed per second."""
-        return self.messages / self.consume_seconds if self.consume_seconds else 0.0
+        return per_second(self.messages, self.consume_seconds)
 
 
 @dataclass(frozen=True)
@@ -100,32 +105,32 @@ class PostgresLimits:
     @property
     def copy_rows_per_second(self) -> float:
         """Return narrow rows written per second with COPY."""
-        return self.copy_rows / self.copy_seconds if self.copy_seconds else 0.0
+        return per_second(self.copy_rows, self.copy_seconds)
 
     @property
     def golden_records_per_second(self) -> float:
         """Return golden records (with their source record and match keys) written per second with COPY."""
-        return self.golden_records / self.golden_seconds if self.golden_seconds else 0.0
+        return per_second(self.golden_records, self.golden_seconds)
 
     @property
     def golden_rows_per_second(self) -> float:
         """Return rows of the hub's tables written per second with COPY."""
-        return self.golden_rows / self.golden_seconds if self.golden_seconds else 0.0
+        return per_second(self.golden_rows, self.golden_seconds)
 
     @property
     def round_trips_per_second(self) -> float:
         """Return sequential `SELECT 1` round trips per second on one connection."""
-        return self.round_trips / self.round_trip_seconds if self.round_trip_seconds else 0.0
+        return per_second(self.round_trips, self.round_trip_seconds)
 
     @property
     def lookups_per_second(self) -> float:
         """Return primary-key lookups per second with psycopg and the SQL text."""
-        return self.round_trips / self.lookup_seconds if self.lookup_seconds else 0.0
+        return per_second(self.round_trips, self.lookup_seconds)
 
     @property
     def core_lookups_per_second(self) -> float:
         """Return the same lookups per second through SQLAlchemy Core."""
-        return self.round_trips / self.core_lookup_seconds if self.core_lookup_seconds else 0.0
+        return per_second(self.round_trips, self.core_lookup_seconds)
 
 
 @dataclass(frozen=True)

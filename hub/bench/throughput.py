@@ -529,7 +529,7 @@ class StatementSample:
     @property
     def statements_per_message(self) -> float:
         """Return SQL statements (savepoints included) per message."""
-        return self.statements / self.messages if self.messages else 0.0
+        return raw_limits.per_second(self.statements, self.messages)
 
 
 @dataclass
@@ -575,7 +575,7 @@ class ThroughputReport:
     @property
     def messages_per_second(self) -> float:
         """Return M over the time from the first publish to the last message's first event."""
-        return self.messages / self.elapsed_seconds if self.elapsed_seconds else 0.0
+        return raw_limits.per_second(self.messages, self.elapsed_seconds)
 
     @property
     def outcome_total(self) -> int:
