@@ -89,6 +89,12 @@ ATTACHED_RECORDS = (
     f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = %s AND NOT detached"
     " ORDER BY source, source_record_id"
 )
+SOURCE_RECORD_WITH_SURVIVOR = (
+    "SELECT "
+    + ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
+    + ", g.survivor_id FROM source_record s LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
+    " WHERE s.source = %s AND s.source_record_id = %s FOR UPDATE OF s"
+)
 OVERRIDES = (
     "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
     " WHERE golden_id = %s ORDER BY attribute"
@@ -342,17 +348,11 @@ class UnitOfWork:
         record (locked), in one round trip; the reads run after the locks are held."""
         if message_id in self._deferred_processed:
             return OpenedSourceChange(True, None, None)
-        columns = ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
         _, processed, found = self._pipelined(
             [
                 (LOCK_KEYS, (_lock_ids(locks),)),
                 (PROCESSED, (message_id,)),
-                (
-                    f"SELECT {columns}, g.survivor_id FROM source_record s"
-                    " LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
-                    " WHERE s.source = %s AND s.source_record_id = %s FOR UPDATE OF s",
-                    (source, source_record_id),
-                ),
+                (SOURCE_RECORD_WITH_SURVIVOR, (source, source_record_id)),
             ]
         )
         if not found:
