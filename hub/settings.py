@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         100, ge=1, le=10000, description="Messages the worker applies per database transaction."
     )
+    batch_wait_ms: int = Field(
+        20,
+        ge=1,
+        le=10000,
+        description="Longest a batch waits to fill up before it is applied as it is: latency bought for "
+        "fewer, larger transactions when messages trickle in.",
+    )
     shutdown_grace_seconds: float = Field(
         30.0,
         gt=0,

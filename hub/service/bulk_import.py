@@ -59,6 +59,7 @@ from hub.service.intake import (
     read_message,
 )
 from hub.service.messages import apply_message
+from hub.service.source_changes import read_ahead
 from hub.settings import SOURCE_TOPICS
 from hub.store.uow import UnitOfWork, unit_of_work
 
@@ -279,35 +280,15 @@ def _apply_rows(
     hub: Hub, source: str, facts: FileFacts, batch: Sequence[ImportRow], *, isolate: bool
 ) -> BatchResult:
     result = BatchResult(Counter(), [])
-    settings = hub.settings
-    topic = f"import:{facts.path.name}"
+    read = [_read_row(hub, source, facts, row, result) for row in batch]
     with unit_of_work(hub.engine) as uow:
         uow.deferring = True
-        for row in batch:
-            if row.problem is not None:
-                code, text, errors = row.problem
-                result.rejects.append(_reject(row, code, text, errors, None))
-                result.counts["rejected"] += 1
+        if not isolate:
+            read_ahead(uow, (r[2] for r in read if r is not None))
+        for found in read:
+            if found is None:
                 continue
-            now = datetime.now(UTC)
-            message = InboundMessage(topic=topic, partition=0, offset=row.line, key=row.key, value=row.value)
-            try:
-                command = read_message(
-                    message,
-                    topic_source=source,
-                    now=now,
-                    max_clock_skew=settings.max_clock_skew,
-                    max_message_bytes=settings.max_message_bytes,
-                )
-            except Exception as error:
-                log.exception("line %d: reading the row failed", row.line)
-                result.rejects.append(_failed(row, None, error))
-                result.counts["failed"] += 1
-                continue
-            if isinstance(command, Rejection):
-                result.rejects.append(_rejected(row, command, source))
-                result.counts["rejected"] += 1
-                continue
+            row, message, command, now = found
             if isolate:
                 outcome = _apply_row(uow, hub, source, row, message, command, now)
             else:
@@ -318,6 +299,43 @@ def _apply_rows(
             else:
                 result.counts[outcome] += 1
     return result
+
+
+_ReadRow = tuple[ImportRow, InboundMessage, ApplySourceChange | RecordExposure, datetime]
+
+
+def _read_row(
+    hub: Hub, source: str, facts: FileFacts, row: ImportRow, result: BatchResult
+) -> _ReadRow | None:
+    """Read a row into its command, or note it in `result` as rejected (or failed) and return None."""
+    if row.problem is not None:
+        code, text, errors = row.problem
+        result.rejects.append(_reject(row, code, text, errors, None))
+        result.counts["rejected"] += 1
+        return None
+    settings = hub.settings
+    now = datetime.now(UTC)
+    message = InboundMessage(
+        topic=f"import:{facts.path.name}", partition=0, offset=row.line, key=row.key, value=row.value
+    )
+    try:
+        command = read_message(
+            message,
+            topic_source=source,
+            now=now,
+            max_clock_skew=settings.max_clock_skew,
+            max_message_bytes=settings.max_message_bytes,
+        )
+    except Exception as error:
+        log.exception("line %d: reading the row failed", row.line)
+        result.rejects.append(_failed(row, None, error))
+        result.counts["failed"] += 1
+        return None
+    if isinstance(command, Rejection):
+        result.rejects.append(_rejected(row, command, source))
+        result.counts["rejected"] += 1
+        return None
+    return row, message, command, now
 
 
 def _apply_command(

@@ -95,6 +95,14 @@ SOURCE_RECORD_WITH_SURVIVOR = (
     + ", g.survivor_id FROM source_record s LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
     " WHERE s.source = %s AND s.source_record_id = %s FOR UPDATE OF s"
 )
+#: The source records of a batch's changes (two arrays: sources, source record ids), locked.
+SOURCE_RECORDS_WITH_SURVIVOR = (
+    "SELECT "
+    + ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
+    + ", g.survivor_id FROM source_record s LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
+    " WHERE (s.source, s.source_record_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+    " ORDER BY s.source, s.source_record_id FOR UPDATE OF s"
+)
 OVERRIDES = (
     "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
     " WHERE golden_id = %s ORDER BY attribute"
@@ -162,6 +170,29 @@ class OpenedSourceChange:
 
 
 @dataclass(frozen=True)
+class SourceChangeKeys:
+    """What opening a source change locks and reads: its locks, its message id, its source record."""
+
+    locks: tuple[str, ...]
+    message_id: str
+    source: str
+    source_record_id: str
+
+
+@dataclass
+class _ReadAhead:
+    """A batch's source changes opened at once, valid for each entry until this transaction touches it."""
+
+    locks: set[int]
+    #: the message ids the read-ahead answers for; one is dropped when this transaction marks it processed
+    message_ids: set[str]
+    processed: set[str]
+    #: each source record as stored (with its golden record's survivor), None when not stored; dropped
+    #: when this transaction writes it
+    records: dict[tuple[str, str], tuple[Any, ...] | None]
+
+
+@dataclass(frozen=True)
 class AttachedSourceRecord:
     """What storing an attached source record found: exposure booked, and its children's golden ids."""
 
@@ -203,6 +234,7 @@ class UnitOfWork:
         self.deferring = False
         self._deferred: list[Statement] = []
         self._deferred_processed: set[str] = set()
+        self._read_ahead: _ReadAhead | None = None
         #: outcome counts written when the transaction ends: the counter rows are shared by every worker,
         #: and updating them per message would hold their locks for a whole batch
         self.pending_counts: dict[tuple[str, str], int] = {}
@@ -216,7 +248,12 @@ class UnitOfWork:
 
     @property
     def conn(self) -> Connection:
-        """The transaction's SQLAlchemy connection; the deferred writes are sent before it is used."""
+        """The transaction's SQLAlchemy connection; the deferred writes are sent before it is used.
+
+        What goes through it is off the hot path (merges, steward actions) and may move any source record
+        or retire any golden record, so the batch's read-ahead is dropped.
+        """
+        self._read_ahead = None
         self.flush_writes()
         return self._sa
 
@@ -304,6 +341,8 @@ class UnitOfWork:
         )
         if self.deferring:
             self._deferred_processed.add(message_id)
+        if self._read_ahead is not None:
+            self._read_ahead.message_ids.discard(message_id)
 
     def count_outcome(self, source: str, outcome: str, n: int = 1) -> None:
         """Add to the persistent count of messages by source and outcome (written at commit)."""
@@ -341,28 +380,73 @@ class UnitOfWork:
             self.pending_counts = counts
             raise
 
+    def read_ahead_source_changes(self, changes: Sequence[SourceChangeKeys]) -> None:
+        """Open a batch's source changes in one round trip: take all their locks, in the one order every
+        worker uses, then read which messages were processed and their source records (locked).
+
+        `open_source_change` answers from it for as long as this transaction has not touched the entry;
+        otherwise it reads for itself, as without a read-ahead.
+        """
+        if not changes:
+            return
+        ids = _lock_ids(key for change in changes for key in change.locks)
+        refs = sorted({(c.source, c.source_record_id) for c in changes})
+        message_ids = sorted({c.message_id for c in changes})
+        _, processed, found = self._pipelined(
+            [
+                (LOCK_KEYS, (ids,)),
+                ("SELECT message_id FROM processed_message WHERE message_id = ANY(%s)", (message_ids,)),
+                (
+                    SOURCE_RECORDS_WITH_SURVIVOR,
+                    ([source for source, _ in refs], [ref for _, ref in refs]),
+                ),
+            ]
+        )
+        records: dict[tuple[str, str], tuple[Any, ...] | None] = dict.fromkeys(refs)
+        for row in found:
+            records[(row.source, row.source_record_id)] = tuple(row)
+        self._read_ahead = _ReadAhead(set(ids), set(message_ids), {r.message_id for r in processed}, records)
+
+    def _forget_source_record(self, source: str, source_record_id: str) -> None:
+        if self._read_ahead is not None:
+            self._read_ahead.records.pop((source, source_record_id), None)
+
     def open_source_change(
         self, locks: Iterable[str], message_id: str, source: str, source_record_id: str
     ) -> OpenedSourceChange:
         """Take a change's advisory locks, then tell whether its message was processed and read its source
-        record (locked), in one round trip; the reads run after the locks are held."""
+        record (locked), in one round trip; the reads run after the locks are held. Answered from the
+        batch's read-ahead when it holds the change untouched."""
         if message_id in self._deferred_processed:
             return OpenedSourceChange(True, None, None)
+        lock_ids = _lock_ids(locks)
+        ahead = self._read_ahead
+        if (
+            ahead is not None
+            and message_id in ahead.message_ids
+            and (source, source_record_id) in ahead.records
+            and ahead.locks.issuperset(lock_ids)
+        ):
+            row = ahead.records[(source, source_record_id)]
+            return self._opened(message_id in ahead.processed, row)
         _, processed, found = self._pipelined(
             [
-                (LOCK_KEYS, (_lock_ids(locks),)),
+                (LOCK_KEYS, (lock_ids,)),
                 (PROCESSED, (message_id,)),
                 (SOURCE_RECORD_WITH_SURVIVOR, (source, source_record_id)),
             ]
         )
-        if not found:
-            return OpenedSourceChange(bool(processed), None, None)
-        *stored, survivor_id = found[0]
+        return self._opened(bool(processed), tuple(found[0]) if found else None)
+
+    def _opened(self, processed: bool, found: tuple[Any, ...] | None) -> OpenedSourceChange:
+        if found is None:
+            return OpenedSourceChange(processed, None, None)
+        *stored, survivor_id = found
         existing = StoredSourceRecord(*stored)
         current = None
         if existing.golden_id is not None and not existing.detached:
             current = existing.golden_id if survivor_id is None else self.resolve(survivor_id)
-        return OpenedSourceChange(bool(processed), existing, current)
+        return OpenedSourceChange(processed, existing, current)
 
     # -- locking --------------------------------------------------------------------------------
 
@@ -376,6 +460,7 @@ class UnitOfWork:
 
     def save_source_record(self, state: SourceRecordState) -> None:
         """Insert or replace a source record's state."""
+        self._forget_source_record(state.source, state.source_record_id)
         self._run(UPSERT_SOURCE_RECORD, state.params())
 
     def attach_source_record(
@@ -386,6 +471,7 @@ class UnitOfWork:
         Only the keys that changed are deleted or inserted. Exposure AR parked on this source record is
         booked on the golden record, and the golden ids of records naming it as their parent are returned.
         """
+        self._forget_source_record(state.source, state.source_record_id)
         wanted = sorted(set(keys))
         row = self._one(
             f"WITH saved AS ({UPSERT_SOURCE_RECORD} RETURNING 1),"
@@ -697,6 +783,8 @@ class UnitOfWork:
         topic: str,
     ) -> None:
         """Write a golden record's new version, its history row and its outbox event, together."""
+        if golden.survivor_id is not None:
+            self._read_ahead = None  # a retirement: source records read ahead may now resolve elsewhere
         self._write(
             "UPDATE golden_record SET state = %s, version = %s, survivor_id = %s, customer = %s,"
             " source_refs = %s, lineage = %s, data_quality = %s, updated_at = now() WHERE golden_id = %s",

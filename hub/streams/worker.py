@@ -26,7 +26,7 @@ from hub.bootstrap import Hub
 from hub.service.intake import FieldError, InboundMessage, Rejection, read_message
 from hub.service.messages import apply_message
 from hub.service.rematch import recently_changed, rematch_golden
-from hub.service.source_changes import Outcome, dead_letter_message
+from hub.service.source_changes import Outcome, dead_letter_message, read_ahead
 from hub.store.retention import prune
 from hub.store.uow import unit_of_work
 from hub.streams.fetching import HubApp
@@ -39,8 +39,6 @@ CUSTOMER_SOURCES = ("crm", "pos", "ecommerce")
 #: every inbound topic the worker consumes: the customer sources and AR exposure
 INBOUND_SOURCES = (*CUSTOMER_SOURCES, "ar")
 PRUNE_INTERVAL_SECONDS = 3600
-#: How long a batch waits to fill up before it is applied as it is: the latency bought for throughput.
-BATCH_WAIT_SECONDS = 0.02
 SWEEP_INTERVAL_SECONDS = 60
 SWEEP_LOCK_ID = 727276
 
@@ -114,16 +112,21 @@ def _apply_batch(
     settings = hub.settings
     ctx = hub.context(datetime.now(UTC))
     outcomes: list[Outcome] = []
+    commands = [
+        read_message(
+            message,
+            topic_source=source,
+            now=ctx.now,
+            max_clock_skew=settings.max_clock_skew,
+            max_message_bytes=settings.max_message_bytes,
+        )
+        for message in messages
+    ]
     with unit_of_work(hub.engine) as uow:
         uow.deferring = True
-        for message in messages:
-            command = read_message(
-                message,
-                topic_source=source,
-                now=ctx.now,
-                max_clock_skew=settings.max_clock_skew,
-                max_message_bytes=settings.max_message_bytes,
-            )
+        if not isolate:
+            read_ahead(uow, commands)
+        for message, command in zip(messages, commands, strict=True):
             if not isolate:
                 outcomes.append(apply_message(uow, message, command, source, ctx))
                 continue
@@ -267,11 +270,12 @@ def create_app(hub: Hub) -> faust.App:
 
 def _agent(hub: Hub, source: str, committed: Callable[[], None]) -> Any:
     size = hub.settings.batch_size
+    wait = hub.settings.batch_wait_ms / 1000
 
     async def apply_changes(stream: faust.StreamT[bytes]) -> AsyncIterator[list[Outcome]]:
         # A batch's events are acknowledged (their offsets become committable) when the next batch is
         # asked for, which is after its transaction committed.
-        batches = stream.take_events(size, within=BATCH_WAIT_SECONDS)  # type: ignore[attr-defined]
+        batches = stream.take_events(size, within=wait)  # type: ignore[attr-defined]
         async for events in batches:
             messages = [
                 InboundMessage(

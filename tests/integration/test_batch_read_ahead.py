@@ -1,0 +1,126 @@
+"""A batch opens its source changes at once; each change still sees what the changes before it did."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from hub.bootstrap import Hub
+from hub.service.intake import InboundMessage
+from hub.store import uow as uow_module
+from hub.store.uow import SourceChangeKeys, unit_of_work
+from hub.streams.worker import process_batch
+from tests.integration.helpers import customer_events, deliver, rows
+from tests.messages import crm_organisation, encode, envelope
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def round_trips() -> Iterator[list[str]]:
+    """Collect the shape of every round trip the unit of work sends meanwhile."""
+    sent: list[str] = []
+
+    def observe(shape: str, seconds: float) -> None:
+        sent.append(shape)
+
+    uow_module.statement_observers.append(observe)
+    try:
+        yield sent
+    finally:
+        uow_module.statement_observers.remove(observe)
+
+
+def crm_batch(documents: list[dict[str, Any]]) -> list[InboundMessage]:
+    return [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate(documents)
+    ]
+
+
+def unrelated_organisation(name: str, n: int) -> dict[str, Any]:
+    """An organisation sharing no blocking key with the others of its batch."""
+    return crm_organisation(
+        name,
+        addresses=[
+            {
+                "kind": "billing",
+                "line1": f"{n + 1} Gade",
+                "city": f"By {n}",
+                "postal_code": f"{2000 + n * 37}",
+                "country": "DK",
+            }
+        ],
+        contacts=[{"name": f"Kontakt {name}", "email": f"info{n}@{n}.example", "primary": True}],
+    )
+
+
+def test_a_batch_takes_the_locks_of_all_its_changes_in_one_round_trip(hub: Hub) -> None:
+    names = ["Nordlys Bageri", "Kobber & Co", "Vinterhave", "Solsikke Data", "Havnefront Logistik"]
+    documents = [envelope("crm", f"R-{n}", unrelated_organisation(name, n)) for n, name in enumerate(names)]
+
+    with round_trips() as sent:
+        assert process_batch(hub, "crm", crm_batch(documents)) == ["applied"] * 5
+
+    locking = [shape for shape in sent if "pg_advisory_xact_lock" in shape]
+    assert len(locking) == 1, locking
+    assert "processed_message" in locking[0] and "source_record" in locking[0]
+    assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 5
+
+
+def test_changes_of_one_source_record_within_a_batch_each_see_the_change_before(hub: Hub) -> None:
+    created = envelope("crm", "S-1", crm_organisation("Sequence Ltd"), minutes=1)
+    renamed = envelope("crm", "S-1", crm_organisation("Sequence Holdings Ltd"), minutes=2)
+    older = envelope("crm", "S-1", crm_organisation("Sequence Old Name Ltd"), minutes=0)
+    deleted = envelope("crm", "S-1", None, minutes=3, change="delete")
+
+    outcomes = process_batch(hub, "crm", crm_batch([created, renamed, older, deleted]))
+
+    assert outcomes == ["applied", "applied", "stale", "applied"]
+    events = customer_events(hub.engine)
+    assert [e["event_type"] for e in events] == [
+        "customer.created",
+        "customer.updated",
+        "customer.deactivated",
+    ]
+    assert events[1]["customer"]["legal_name"] == "Sequence Holdings Ltd"
+    assert rows(hub.engine, "SELECT detached FROM source_record WHERE source_record_id = 'S-1'")[0].detached
+
+
+def test_a_source_record_read_ahead_follows_a_merge_made_later_in_the_same_transaction(hub: Hub) -> None:
+    deliver(hub, "crm", envelope("crm", "K-1", crm_organisation("Keep A/S", emails=["a@keep.example"])))
+    deliver(hub, "crm", envelope("crm", "K-2", crm_organisation("Retire ApS", emails=["b@retire.example"])))
+    [kept] = rows(hub.engine, "SELECT golden_id FROM source_record WHERE source_record_id = 'K-1'")
+    [retired] = rows(hub.engine, "SELECT golden_id FROM source_record WHERE source_record_id = 'K-2'")
+    change = SourceChangeKeys(("source:crm:K-2",), "message-after-the-merge", "crm", "K-2")
+
+    with pytest.raises(Undone), unit_of_work(hub.engine) as uow:
+        uow.read_ahead_source_changes([change])
+        with round_trips() as sent:
+            before = uow.open_source_change(change.locks, change.message_id, "crm", "K-2")
+        assert sent == [] and before.current_golden_id == retired.golden_id
+        # a merge, as merge_golden_records writes it: the records move, the golden record retires
+        uow.move_source_records(retired.golden_id, kept.golden_id)
+        golden = uow.golden(retired.golden_id)
+        assert golden is not None
+        uow.save_golden(
+            replace(golden, state="retired", survivor_id=kept.golden_id, version=golden.version + 1),
+            event_type="customer.retired",
+            event={},
+            cause={},
+            topic="mdm.customer.v1",
+        )
+        with round_trips() as sent:
+            after = uow.open_source_change(change.locks, change.message_id, "crm", "K-2")
+        raise Undone
+
+    assert sent, "the read-ahead answered after a merge moved the source record"
+    assert after.current_golden_id == kept.golden_id
+
+
+class Undone(Exception):
+    """Raised to roll a test's transaction back."""
