@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from contracts.outbound import CreditStatusEvent
 from hub.domain.credit import Exposure, credit_status, raise_needs_approval
 from hub.service.intake import FieldError, RecordExposure, Rejection
-from hub.store.uow import WALK_IN_GOLDEN_ID, StoredGoldenRecord, UnitOfWork
+from hub.store.uow import WALK_IN_GOLDEN_ID, CreditInputs, StoredGoldenRecord, UnitOfWork
 
 if TYPE_CHECKING:
     from hub.service.golden import PublishContext
@@ -24,11 +24,17 @@ EXPOSURE_UNATTRIBUTED = "exposure_unattributed"
 
 
 def refresh_credit_status(
-    uow: UnitOfWork, golden_id: str, ctx: PublishContext, *, golden: StoredGoldenRecord | None = None
+    uow: UnitOfWork,
+    golden_id: str,
+    ctx: PublishContext,
+    *,
+    golden: StoredGoldenRecord | None = None,
+    inputs: CreditInputs | None = None,
 ) -> bool:
     """Recompute a golden record's credit status; queue an event if it differs from the last one.
 
-    `golden` is the record's row when the caller has just written it (saves reading it again).
+    `golden` is the record's row when the caller has just written it, `inputs` its credit inputs when
+    the caller read them with it (each saves a read).
     """
     if golden_id == WALK_IN_GOLDEN_ID:
         return False
@@ -36,7 +42,8 @@ def refresh_credit_status(
         golden = uow.golden(golden_id)
     if golden is None:
         return False
-    inputs = uow.credit_inputs(golden_id, SUSPECTED_BLACKLIST_MATCH)
+    if inputs is None:
+        inputs = uow.credit_inputs(golden_id, SUSPECTED_BLACKLIST_MATCH)
     exposures = [
         Exposure(account, Decimal(outstanding), None if overdue is None else Decimal(overdue), currency)
         for account, outstanding, overdue, currency in inputs.exposures

@@ -14,7 +14,7 @@ from hub.domain.model import Address, Contact, TaxId
 from hub.domain.overrides import Override, apply_overrides
 from hub.domain.scoring import MatchModel
 from hub.domain.survivorship import GoldenAttributes, SurvivorshipRules, credit_as_dict, survive
-from hub.service.credit import refresh_credit_status
+from hub.service.credit import SUSPECTED_BLACKLIST_MATCH, refresh_credit_status
 from hub.store.codec import record_from_json
 from hub.store.uow import StoredGoldenRecord, UnitOfWork
 
@@ -145,7 +145,9 @@ def refresh_golden(
     which otherwise carries over. Returns whether a new version was written. A golden record left
     with no source records is deactivated (never deleted).
     """
-    golden, stored, stored_overrides = uow.golden_to_refresh(golden_id)
+    # the credit inputs ride along: nothing survivorship writes changes them
+    read = uow.golden_to_refresh(golden_id, SUSPECTED_BLACKLIST_MATCH)
+    golden, stored, stored_overrides = read.golden, read.attached, read.overrides
     if golden is None or golden.state in ("retired", "erased"):
         return False
     if not stored:
@@ -159,7 +161,7 @@ def refresh_golden(
             cause=cause,
             topic=ctx.customer_topic,
         )
-        refresh_credit_status(uow, golden_id, ctx, golden=deactivated)
+        refresh_credit_status(uow, golden_id, ctx, golden=deactivated, inputs=read.credit)
         return True
 
     overrides = {o.attribute: Override(o.attribute, o.value, o.actor, o.set_at) for o in stored_overrides}
@@ -200,5 +202,5 @@ def refresh_golden(
         cause=cause,
         topic=ctx.customer_topic,
     )
-    refresh_credit_status(uow, golden_id, ctx, golden=updated)
+    refresh_credit_status(uow, golden_id, ctx, golden=updated, inputs=read.credit)
     return True

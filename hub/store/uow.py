@@ -103,6 +103,16 @@ SOURCE_RECORDS_WITH_SURVIVOR = (
     " WHERE (s.source, s.source_record_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
     " ORDER BY s.source, s.source_record_id FOR UPDATE OF s"
 )
+#: What a credit status is computed from (named parameters g: golden id, kind: the hold alert's kind);
+#: the last status row is locked.
+CREDIT_INPUTS = (
+    "WITH previous AS (SELECT version, status FROM credit_status WHERE golden_id = %(g)s FOR UPDATE)"
+    " SELECT (SELECT version FROM previous) AS version, (SELECT status FROM previous) AS status,"
+    " EXISTS (SELECT 1 FROM customer_alert WHERE golden_id = %(g)s AND kind = %(kind)s"
+    "  AND resolved_at IS NULL) AS alerted,"
+    " ARRAY(SELECT ARRAY[account_id, outstanding::text, overdue::text, currency] FROM ar_exposure"
+    "  WHERE golden_id = %(g)s ORDER BY account_id) AS exposures"
+)
 OVERRIDES = (
     "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
     " WHERE golden_id = %s ORDER BY attribute"
@@ -208,6 +218,22 @@ class CreditInputs:
     suspected_blacklist_match: bool
     previous_version: int | None
     previous_status: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class GoldenToRefresh:
+    """A golden record locked for a refresh, with what its survivorship and its credit status read."""
+
+    golden: StoredGoldenRecord | None
+    attached: list[StoredSourceRecord]
+    overrides: list[Any]
+    credit: CreditInputs
+
+
+def _credit_inputs(row: Any) -> CreditInputs:
+    return CreditInputs(
+        [(a, o, d, c) for a, o, d, c in row.exposures], bool(row.alerted), row.version, row.status
+    )
 
 
 def _lock_id(key: str) -> int:
@@ -726,22 +752,22 @@ class UnitOfWork:
         row = self._one(GOLDEN_BY_ID + (" FOR UPDATE" if for_update else ""), (golden_id,))
         return None if row is None else StoredGoldenRecord(*row)
 
-    def golden_to_refresh(
-        self, golden_id: str
-    ) -> tuple[StoredGoldenRecord | None, list[StoredSourceRecord], list[Any]]:
-        """Lock a golden record and read it, its attached source records and its overrides, in one round
-        trip: what re-running its survivorship needs."""
-        golden, attached, overrides = self._pipelined(
+    def golden_to_refresh(self, golden_id: str, alert_kind: str) -> GoldenToRefresh:
+        """Lock a golden record and read it, its attached source records, its overrides and its credit
+        inputs, in one round trip: what re-running its survivorship and its credit status needs."""
+        golden, attached, overrides, credit = self._pipelined(
             [
                 (GOLDEN_BY_ID + " FOR UPDATE", (golden_id,)),
                 (ATTACHED_RECORDS, (golden_id,)),
                 (OVERRIDES, (golden_id,)),
+                (CREDIT_INPUTS, {"g": golden_id, "kind": alert_kind}),
             ]
         )
-        return (
+        return GoldenToRefresh(
             StoredGoldenRecord(*golden[0]) if golden else None,
             [StoredSourceRecord(*r) for r in attached],
             overrides,
+            _credit_inputs(credit[0]),
         )
 
     def resolve(self, golden_id: str) -> str:
@@ -958,22 +984,7 @@ class UnitOfWork:
 
     def credit_inputs(self, golden_id: str, alert_kind: str) -> CreditInputs:
         """Read what a credit status is computed from in one round trip; the last status row is locked."""
-        row = self._one(
-            "WITH previous AS (SELECT version, status FROM credit_status WHERE golden_id = %(g)s FOR UPDATE)"
-            " SELECT (SELECT version FROM previous) AS version, (SELECT status FROM previous) AS status,"
-            " EXISTS (SELECT 1 FROM customer_alert WHERE golden_id = %(g)s AND kind = %(kind)s"
-            "  AND resolved_at IS NULL) AS alerted,"
-            " ARRAY(SELECT ARRAY[account_id, outstanding::text, overdue::text, currency] FROM ar_exposure"
-            "  WHERE golden_id = %(g)s ORDER BY account_id) AS exposures",
-            {"g": golden_id, "kind": alert_kind},
-        )
-        assert row is not None
-        return CreditInputs(
-            [(a, o, d, c) for a, o, d, c in row.exposures],
-            bool(row.alerted),
-            row.version,
-            row.status,
-        )
+        return _credit_inputs(self._one(CREDIT_INPUTS, {"g": golden_id, "kind": alert_kind}))
 
     def resolve_alert(self, alert_id: int, golden_id: str, resolved_by: str) -> bool:
         """Resolve one open alert of a golden record; return whether it was open."""

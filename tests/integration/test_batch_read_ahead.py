@@ -1,4 +1,5 @@
-"""A batch opens its source changes at once; each change still sees what the changes before it did."""
+"""Round trips of a batch: it opens its source changes at once, and each change still sees what the
+changes before it did; a refresh reads survivorship's and the credit status's inputs together."""
 
 from __future__ import annotations
 
@@ -70,6 +71,19 @@ def test_a_batch_takes_the_locks_of_all_its_changes_in_one_round_trip(hub: Hub) 
     assert len(locking) == 1, locking
     assert "processed_message" in locking[0] and "source_record" in locking[0]
     assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 5
+
+
+def test_a_golden_record_refresh_reads_its_credit_inputs_in_the_same_round_trip(hub: Hub) -> None:
+    names = ["Fjord Kaffe", "Granit Byg"]
+    documents = [envelope("crm", f"C-{n}", unrelated_organisation(name, n)) for n, name in enumerate(names)]
+
+    with round_trips() as sent:
+        assert process_batch(hub, "crm", crm_batch(documents)) == ["applied"] * 2
+
+    credit_reads = [shape for shape in sent if "FROM credit_status" in shape]
+    assert len(credit_reads) == 2, credit_reads
+    assert all(shape.startswith("SELECT golden_id, state") for shape in credit_reads)
+    assert len(rows(hub.engine, "SELECT golden_id FROM credit_status")) == 2
 
 
 def test_changes_of_one_source_record_within_a_batch_each_see_the_change_before(hub: Hub) -> None:
