@@ -236,6 +236,10 @@ def _credit_inputs(row: Any) -> CreditInputs:
     )
 
 
+def _json(document: Any) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
 def _lock_id(key: str) -> int:
     """Map a key onto PostgreSQL's 64-bit advisory-lock space, stably across processes."""
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
@@ -825,12 +829,13 @@ class UnitOfWork:
                 golden.golden_id,
             ),
         )
+        document = _json(event)  # encoded once for the history row and the outbox
         self._write(
             "INSERT INTO golden_version (golden_id, version, event_type, event, cause)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (golden.golden_id, golden.version, event_type, Jsonb(event), Jsonb(cause)),
+            " VALUES (%s, %s, %s, %s::jsonb, %s)",
+            (golden.golden_id, golden.version, event_type, document, Jsonb(cause)),
         )
-        self.add_outbox(topic, golden.golden_id.encode(), event, golden_id=golden.golden_id)
+        self.add_outbox(topic, golden.golden_id.encode(), document, golden_id=golden.golden_id)
 
     def add_decision(
         self,
@@ -1025,12 +1030,13 @@ class UnitOfWork:
     # -- outbox and dead letters ------------------------------------------------------------------
 
     def add_outbox(
-        self, topic: str, key: bytes | None, value: dict[str, Any], *, golden_id: str | None = None
+        self, topic: str, key: bytes | None, value: dict[str, Any] | str, *, golden_id: str | None = None
     ) -> None:
-        """Queue an event for the relay; it is published only if this transaction commits."""
+        """Queue an event (a document, or one already encoded) for the relay; it is published only if
+        this transaction commits."""
         self._write(
             "INSERT INTO outbox (topic, key, value, golden_id) VALUES (%s, %s, %s, %s)",
-            (topic, key, json.dumps(value, separators=(",", ":")), golden_id),
+            (topic, key, value if isinstance(value, str) else _json(value), golden_id),
         )
 
     def queue_latest_snapshots(self, customer_topic: str) -> int:
