@@ -71,8 +71,7 @@ def refresh_credit_status(
             **status,
         }
     ).model_dump(mode="json")
-    uow.save_credit_status(golden_id, version, status)
-    uow.add_outbox(ctx.credit_topic, golden_id.encode(), event, golden_id=golden_id)
+    uow.save_credit_status(golden_id, version, status, event=event, topic=ctx.credit_topic)
     return True
 
 

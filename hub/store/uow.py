@@ -113,6 +113,10 @@ CREDIT_INPUTS = (
     " ARRAY(SELECT ARRAY[account_id, outstanding::text, overdue::text, currency] FROM ar_exposure"
     "  WHERE golden_id = %(g)s ORDER BY account_id) AS exposures"
 )
+#: Queue an event (named parameters: topic, key, value, golden).
+INSERT_OUTBOX = (
+    "INSERT INTO outbox (topic, key, value, golden_id) VALUES (%(topic)s, %(key)s, %(value)s, %(golden)s)"
+)
 OVERRIDES = (
     "SELECT golden_id, attribute, value, actor, reason, set_at FROM golden_override"
     " WHERE golden_id = %s ORDER BY attribute"
@@ -333,7 +337,7 @@ class UnitOfWork:
     def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
         return self._send([(sql, params)])[0]
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+    def _write(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> None:
         """Write now, or (deferring) with the next statement that reads, or when the transaction ends."""
         if self.deferring:
             self._deferred.append((sql, params))
@@ -812,30 +816,35 @@ class UnitOfWork:
         cause: dict[str, Any],
         topic: str,
     ) -> None:
-        """Write a golden record's new version, its history row and its outbox event, together."""
+        """Write a golden record's new version, its history row and its outbox event in one statement."""
         if golden.survivor_id is not None:
             self._read_ahead = None  # a retirement: source records read ahead may now resolve elsewhere
-        self._write(
-            "UPDATE golden_record SET state = %s, version = %s, survivor_id = %s, customer = %s,"
-            " source_refs = %s, lineage = %s, data_quality = %s, updated_at = now() WHERE golden_id = %s",
-            (
-                golden.state,
-                golden.version,
-                golden.survivor_id,
-                None if golden.customer is None else Jsonb(golden.customer),
-                Jsonb(golden.source_refs),
-                Jsonb(golden.lineage),
-                Jsonb(golden.data_quality),
-                golden.golden_id,
-            ),
-        )
         document = _json(event)  # encoded once for the history row and the outbox
         self._write(
-            "INSERT INTO golden_version (golden_id, version, event_type, event, cause)"
-            " VALUES (%s, %s, %s, %s::jsonb, %s)",
-            (golden.golden_id, golden.version, event_type, document, Jsonb(cause)),
+            "WITH saved AS (UPDATE golden_record SET state = %(state)s, version = %(version)s,"
+            " survivor_id = %(survivor)s, customer = %(customer)s, source_refs = %(refs)s,"
+            " lineage = %(lineage)s, data_quality = %(quality)s, updated_at = now()"
+            " WHERE golden_id = %(golden)s),"
+            " versioned AS (INSERT INTO golden_version (golden_id, version, event_type, event, cause)"
+            " VALUES (%(golden)s, %(version)s, %(type)s, %(event)s::jsonb, %(cause)s))"
+            f" {INSERT_OUTBOX}",
+            {
+                "state": golden.state,
+                "version": golden.version,
+                "survivor": golden.survivor_id,
+                "customer": None if golden.customer is None else Jsonb(golden.customer),
+                "refs": Jsonb(golden.source_refs),
+                "lineage": Jsonb(golden.lineage),
+                "quality": Jsonb(golden.data_quality),
+                "golden": golden.golden_id,
+                "type": event_type,
+                "event": document,
+                "cause": Jsonb(cause),
+                "topic": topic,
+                "key": golden.golden_id.encode(),
+                "value": document,
+            },
         )
-        self.add_outbox(topic, golden.golden_id.encode(), document, golden_id=golden.golden_id)
 
     def add_decision(
         self,
@@ -978,13 +987,23 @@ class UnitOfWork:
             (golden_id,),
         )
 
-    def save_credit_status(self, golden_id: str, version: int, status: dict[str, Any]) -> None:
-        """Store the credit status just queued for publishing."""
+    def save_credit_status(
+        self, golden_id: str, version: int, status: dict[str, Any], *, event: dict[str, Any], topic: str
+    ) -> None:
+        """Store a golden record's new credit status and queue its event, in one statement."""
         self._write(
-            "INSERT INTO credit_status (golden_id, version, status) VALUES (%s, %s, %s)"
+            "WITH saved AS (INSERT INTO credit_status (golden_id, version, status)"
+            " VALUES (%(golden)s, %(version)s, %(status)s)"
             " ON CONFLICT (golden_id) DO UPDATE SET version = excluded.version, status = excluded.status,"
-            " updated_at = now()",
-            (golden_id, version, Jsonb(status)),
+            f" updated_at = now()) {INSERT_OUTBOX}",
+            {
+                "golden": golden_id,
+                "version": version,
+                "status": Jsonb(status),
+                "topic": topic,
+                "key": golden_id.encode(),
+                "value": _json(event),
+            },
         )
 
     def credit_inputs(self, golden_id: str, alert_kind: str) -> CreditInputs:
@@ -1035,8 +1054,13 @@ class UnitOfWork:
         """Queue an event (a document, or one already encoded) for the relay; it is published only if
         this transaction commits."""
         self._write(
-            "INSERT INTO outbox (topic, key, value, golden_id) VALUES (%s, %s, %s, %s)",
-            (topic, key, value if isinstance(value, str) else _json(value), golden_id),
+            INSERT_OUTBOX,
+            {
+                "topic": topic,
+                "key": key,
+                "value": value if isinstance(value, str) else _json(value),
+                "golden": golden_id,
+            },
         )
 
     def queue_latest_snapshots(self, customer_topic: str) -> int:
