@@ -351,3 +351,20 @@ def test_the_import_benchmark_imports_its_synthetic_file_and_refuses_a_database_
         bench_import_on(
             url, hub.settings, records=10, batch_size=5, seed=4, file_format="csv", workdir=tmp_path
         )
+
+
+def test_an_import_into_an_empty_hub_analyses_the_tables_it_grows_so_cached_plans_use_their_indexes(
+    hub: Hub, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "growing.csv", [csv_cells(m) for m in customers(40)])
+
+    report = import_file(hub, path, "crm", batch_size=10)
+
+    assert report.counts["applied"] == 40
+    analysed = rows(
+        hub.engine,
+        "SELECT relname, last_analyze, analyze_count FROM pg_stat_user_tables"
+        " WHERE relname IN ('golden_record', 'match_key') ORDER BY relname",
+    )
+    # after 10, 20 and 40 rows applied: at every doubling, not after every batch
+    assert [(r.relname, r.analyze_count) for r in analysed] == [("golden_record", 3), ("match_key", 3)]
