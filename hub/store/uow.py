@@ -655,15 +655,11 @@ class UnitOfWork:
         explanation: dict[str, Any],
     ) -> None:
         """Open a match review for a steward, unless the same pair is already open."""
-        stmt = pg_insert(match_review).values(
-            source=source,
-            source_record_id=source_record_id,
-            golden_id=golden_id,
-            candidate_golden_id=candidate_golden_id,
-            probability=probability,
-            explanation=explanation,
+        self._write(
+            "INSERT INTO match_review (source, source_record_id, golden_id, candidate_golden_id, probability,"
+            " explanation) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (source, source_record_id, golden_id, candidate_golden_id, probability, Jsonb(explanation)),
         )
-        self.conn.execute(stmt.on_conflict_do_nothing())
 
     def review_for_update(self, review_id: int) -> Any | None:
         """Return a match review's row, locked for this transaction."""
@@ -1115,12 +1111,15 @@ class UnitOfWork:
             .values(replayed_at=func.now(), replay_outcome=outcome, replayed_by=actor)
         )
 
-    def add_dead_letter(self, row: dict[str, Any]) -> int:
-        """Store a dead letter so a steward can list and replay it; return its id."""
-        new_id: int = self.conn.execute(
-            insert(dead_letter).values(**row).returning(dead_letter.c.id)
-        ).scalar_one()
-        return new_id
+    def add_dead_letter(self, row: dict[str, Any]) -> None:
+        """Store a dead letter so a steward can list and replay it."""
+        self._write(
+            'INSERT INTO dead_letter (error_code, message, errors, source_topic, partition, "offset", key,'
+            " value, message_id, dead_lettered_at) VALUES (%(error_code)s, %(message)s, %(errors)s,"
+            " %(source_topic)s, %(partition)s, %(offset)s, %(key)s, %(value)s, %(message_id)s,"
+            " %(dead_lettered_at)s)",
+            {**row, "errors": Jsonb(row["errors"])},
+        )
 
 
 @contextmanager

@@ -73,6 +73,19 @@ def test_a_batch_takes_the_locks_of_all_its_changes_in_one_round_trip(hub: Hub) 
     assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 5
 
 
+def test_a_dead_letter_early_in_a_batch_leaves_the_later_changes_opened_by_the_read_ahead(hub: Hub) -> None:
+    names = ["Lyngby Cykler", "Mosegaard Te", "Ravn Arkitekter"]
+    documents = [envelope("crm", f"D-{n}", unrelated_organisation(name, n)) for n, name in enumerate(names)]
+    invalid = envelope("crm", "D-bad", {"party_type": "organization"})  # no legal name, no status
+
+    with round_trips() as sent:
+        outcomes = process_batch(hub, "crm", crm_batch([invalid, *documents]))
+
+    assert outcomes == ["dead_lettered", "applied", "applied", "applied"]
+    opening = [shape for shape in sent if "pg_advisory_xact_lock" in shape and "processed_message" in shape]
+    assert len(opening) == 1, opening
+
+
 def test_a_golden_record_refresh_reads_its_credit_inputs_in_the_same_round_trip(hub: Hub) -> None:
     names = ["Fjord Kaffe", "Granit Byg"]
     documents = [envelope("crm", f"C-{n}", unrelated_organisation(name, n)) for n, name in enumerate(names)]
