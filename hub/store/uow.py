@@ -197,7 +197,7 @@ class SourceChangeKeys:
 class _ReadAhead:
     """A batch's source changes opened at once, valid for each entry until this transaction touches it."""
 
-    locks: set[int]
+    locks: set[str]
     #: the message ids the read-ahead answers for; one is dropped when this transaction marks it processed
     message_ids: set[str]
     processed: set[str]
@@ -423,12 +423,12 @@ class UnitOfWork:
         """
         if not changes:
             return
-        ids = _lock_ids(key for change in changes for key in change.locks)
+        keys = {key for change in changes for key in change.locks}
         refs = sorted({(c.source, c.source_record_id) for c in changes})
         message_ids = sorted({c.message_id for c in changes})
         _, processed, found = self._pipelined(
             [
-                (LOCK_KEYS, (ids,)),
+                (LOCK_KEYS, (_lock_ids(keys),)),
                 ("SELECT message_id FROM processed_message WHERE message_id = ANY(%s)", (message_ids,)),
                 (
                     SOURCE_RECORDS_WITH_SURVIVOR,
@@ -439,33 +439,32 @@ class UnitOfWork:
         records: dict[tuple[str, str], tuple[Any, ...] | None] = dict.fromkeys(refs)
         for row in found:
             records[(row.source, row.source_record_id)] = tuple(row)
-        self._read_ahead = _ReadAhead(set(ids), set(message_ids), {r.message_id for r in processed}, records)
+        self._read_ahead = _ReadAhead(keys, set(message_ids), {r.message_id for r in processed}, records)
 
     def _forget_source_record(self, source: str, source_record_id: str) -> None:
         if self._read_ahead is not None:
             self._read_ahead.records.pop((source, source_record_id), None)
 
     def open_source_change(
-        self, locks: Iterable[str], message_id: str, source: str, source_record_id: str
+        self, locks: Collection[str], message_id: str, source: str, source_record_id: str
     ) -> OpenedSourceChange:
         """Take a change's advisory locks, then tell whether its message was processed and read its source
         record (locked), in one round trip; the reads run after the locks are held. Answered from the
         batch's read-ahead when it holds the change untouched."""
         if message_id in self._deferred_processed:
             return OpenedSourceChange(True, None, None)
-        lock_ids = _lock_ids(locks)
         ahead = self._read_ahead
         if (
             ahead is not None
             and message_id in ahead.message_ids
             and (source, source_record_id) in ahead.records
-            and ahead.locks.issuperset(lock_ids)
+            and ahead.locks.issuperset(locks)
         ):
             row = ahead.records[(source, source_record_id)]
             return self._opened(message_id in ahead.processed, row)
         _, processed, found = self._pipelined(
             [
-                (LOCK_KEYS, (lock_ids,)),
+                (LOCK_KEYS, (_lock_ids(locks),)),
                 (PROCESSED, (message_id,)),
                 (SOURCE_RECORD_WITH_SURVIVOR, (source, source_record_id)),
             ]
