@@ -1044,18 +1044,12 @@ class UnitOfWork:
     # -- outbox and dead letters ------------------------------------------------------------------
 
     def add_outbox(
-        self, topic: str, key: bytes | None, value: dict[str, Any] | str, *, golden_id: str | None = None
+        self, topic: str, key: bytes | None, value: dict[str, Any], *, golden_id: str | None = None
     ) -> None:
-        """Queue an event (a document, or one already encoded) for the relay; it is published only if
-        this transaction commits."""
+        """Queue an event for the relay; it is published only if this transaction commits."""
         self._write(
             INSERT_OUTBOX,
-            {
-                "topic": topic,
-                "key": key,
-                "value": value if isinstance(value, str) else _json(value),
-                "golden": golden_id,
-            },
+            {"topic": topic, "key": key, "value": _json(value), "golden": golden_id},
         )
 
     def queue_latest_snapshots(self, customer_topic: str) -> int:
