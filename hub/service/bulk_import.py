@@ -61,7 +61,7 @@ from hub.service.intake import (
 from hub.service.messages import apply_message
 from hub.service.source_changes import read_ahead
 from hub.settings import SOURCE_TOPICS
-from hub.store.statistics import GrowthWatch, analyse_growing_tables, estimated_golden_records
+from hub.store.statistics import PlannerStatistics
 from hub.store.uow import UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -201,11 +201,10 @@ def import_file(
             on_start(facts, report.resumed_after)
         started = time.monotonic()
         rows = read_rows(facts, source, after_line=report.resumed_after)
-        growth = GrowthWatch(first=max(batch_size, estimated_golden_records(hub.engine)))
+        statistics = PlannerStatistics(hub.engine, batch_size)
         for batch in _batches(rows, batch_size):
             result = _apply_batch_with_retry(hub, source, facts, batch)
-            if growth.grown(result.counts["applied"]):
-                analyse_growing_tables(hub.engine)
+            statistics.applied(result.counts["applied"])
             sink.write(result.rejects)
             report.counts.update(result.counts)
             report.rows += len(batch)

@@ -10,7 +10,13 @@ Analysing refreshes the statistics and invalidates those plans.
 
 from __future__ import annotations
 
+import logging
+import threading
+
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
 
 #: The tables a load of source records grows, and that the per-record statements look up by key.
 GROWING_TABLES = ("golden_record", "source_record", "match_key", "processed_message", "credit_status")
@@ -50,3 +56,31 @@ class GrowthWatch:
             return False
         self.next_at = 2 * self.applied
         return True
+
+
+class PlannerStatistics:
+    """Analyses the tables a load grows as `GrowthWatch` says, for the import and the stream worker alike.
+
+    The first threshold is the hub's size when the load applies its first rows (one batch for an empty
+    hub), read then and not before: a worker may start while the database is still down. A failed
+    analysis is logged and left to autovacuum; it never fails the load.
+    """
+
+    def __init__(self, engine: Engine, batch_size: int) -> None:
+        self.engine = engine
+        self.batch_size = batch_size
+        self._watch: GrowthWatch | None = None
+        self._lock = threading.Lock()  # the worker's agents report from their own threads
+
+    def applied(self, applied: int) -> None:
+        """Count rows applied and committed; analyse the growing tables when they have grown enough."""
+        try:
+            with self._lock:
+                if self._watch is None:
+                    first = max(self.batch_size, estimated_golden_records(self.engine))
+                    self._watch = GrowthWatch(first=first)
+                due = self._watch.grown(applied)
+            if due:
+                analyse_growing_tables(self.engine)
+        except DBAPIError:
+            log.warning("could not refresh the planner statistics; autovacuum will", exc_info=True)

@@ -28,7 +28,7 @@ from hub.service.messages import apply_message
 from hub.service.rematch import recently_changed, rematch_golden
 from hub.service.source_changes import Outcome, dead_letter_message, read_ahead
 from hub.store.retention import prune
-from hub.store.statistics import GrowthWatch, analyse_growing_tables, estimated_golden_records
+from hub.store.statistics import PlannerStatistics
 from hub.store.uow import unit_of_work
 from hub.streams.fetching import HubApp
 from hub.streams.kafka import create_producer
@@ -222,7 +222,7 @@ def create_app(hub: Hub) -> faust.App:
         if "relay" in relay_holder:
             relay_holder["relay"].wake()
 
-    growth = PlannerStatistics(hub)
+    growth = PlannerStatistics(hub.engine, settings.batch_size)
     for source in INBOUND_SOURCES:
         topic = app.topic(settings.source_topics[source], key_type=bytes, value_type=bytes)
         app.agent(topic, name=f"apply-{source}-changes")(_agent(hub, source, wake_relay, growth))
@@ -268,30 +268,6 @@ def create_app(hub: Hub) -> faust.App:
     app.on_before_shutdown.connect(stop_relay)  # type: ignore[arg-type]
 
     return app
-
-
-class PlannerStatistics:
-    """Analyses the tables the stream grows at each doubling of what this worker applied (see
-    hub.store.statistics): a hub that starts empty and receives a source's whole history would otherwise
-    run its first minute on plans made for empty tables."""
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
-        self._watch: GrowthWatch | None = None  # made on the first batch: the database may be down before
-        self._lock = threading.Lock()
-
-    def applied(self, applied: int) -> None:
-        """Count a committed batch's applied messages; analyse when the tables have grown enough."""
-        try:
-            with self._lock:
-                if self._watch is None:
-                    first = max(self.hub.settings.batch_size, estimated_golden_records(self.hub.engine))
-                    self._watch = GrowthWatch(first=first)
-                due = self._watch.grown(applied)
-            if due:
-                analyse_growing_tables(self.hub.engine)
-        except DBAPIError:
-            log.warning("could not refresh the planner statistics; autovacuum will", exc_info=True)
 
 
 def _agent(hub: Hub, source: str, committed: Callable[[], None], growth: PlannerStatistics) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.bootstrap import Hub
-from hub.streams.worker import PlannerStatistics
+from hub.store.statistics import PlannerStatistics
 from tests.integration.helpers import rows
 
 pytestmark = pytest.mark.integration
@@ -19,7 +19,9 @@ def analyses(hub: Hub) -> int:
 def test_a_worker_on_an_empty_hub_analyses_the_growing_tables_after_a_batch_then_at_each_doubling(
     hub: Hub,
 ) -> None:
-    statistics = PlannerStatistics(hub)  # HUB_BATCH_SIZE 100, and the hub holds no golden records yet
+    statistics = PlannerStatistics(
+        hub.engine, hub.settings.batch_size
+    )  # 100; the hub holds no golden records
 
     statistics.applied(60)
     assert analyses(hub) == 0
