@@ -65,6 +65,7 @@ def run_rematch_sweep(hub: Hub, since: datetime) -> SweepResult:
         # one sweep at a time however many workers run; a worker that finds one running skips its turn
         if not held.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": SWEEP_LOCK_ID}).scalar():
             return SweepResult(0, 0, since)
+        held.commit()  # the lock is the session's: no transaction stays open (and counted by watermarks)
         try:
             with unit_of_work(hub.engine) as uow:
                 watermark = uow.change_watermark(longest=timedelta(seconds=5 * SWEEP_INTERVAL_SECONDS))
