@@ -295,7 +295,8 @@ def _apply_rows(
             if isolate:
                 outcome = _apply_row(uow, hub, source, row, message, command, now)
             else:
-                outcome = _apply_command(uow, hub.context(now), source, message, command)
+                applied = _apply_command(uow, hub.context(now), source, message, command)
+                outcome = _rejected(row, applied, source) if isinstance(applied, Rejection) else applied
             if isinstance(outcome, dict):
                 result.rejects.append(outcome)
                 result.counts["failed" if outcome["error_code"] == "failed" else "rejected"] += 1
@@ -347,17 +348,15 @@ def _apply_command(
     source: str,
     message: InboundMessage,
     command: ApplySourceChange | RecordExposure,
-) -> str:
-    """Apply one row's command; a row the hub rejects raises _RowRejected.
+) -> str | Rejection:
+    """Apply one row's command, or return why the hub rejects it.
 
     AR may name a golden record the hub does not know: the stream dead-letters that, an import rejects
-    it like any other bad row.
+    it like any other bad row. The rejection comes before AR's exposure writes anything, so the rest of
+    the batch goes on in the same transaction.
     """
     if isinstance(command, RecordExposure):
-        applied = apply_exposure(uow, command, ctx)
-        if isinstance(applied, Rejection):
-            raise _RowRejected(applied)
-        return applied
+        return apply_exposure(uow, command, ctx)
     return apply_message(uow, message, command, source, ctx)
 
 
@@ -377,8 +376,6 @@ def _apply_row(
             # a savepoint undoes the row's writes and its counts if it fails
             with uow.savepoint():
                 outcome = _apply_command(uow, ctx, source, message, command)
-        except _RowRejected as rejected:
-            return _rejected(row, rejected.rejection, source)
         except DBAPIError as error:
             if error.connection_invalidated:
                 raise  # the connection broke: the whole batch is retried
@@ -390,14 +387,8 @@ def _apply_row(
         except Exception as error:
             log.exception("line %d: applying the row failed", row.line)
             return _failed(row, command.message_id, error)
-        return outcome
+        return _rejected(row, outcome, source) if isinstance(outcome, Rejection) else outcome
     raise AssertionError("unreachable")
-
-
-class _RowRejected(Exception):
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.message)
-        self.rejection = rejection
 
 
 def _rejected(row: ImportRow, rejection: Rejection, source: str) -> dict[str, Any]:

@@ -368,3 +368,39 @@ def test_an_import_into_an_empty_hub_analyses_the_tables_it_grows_so_cached_plan
     )
     # after 10, 20 and 40 rows applied: at every doubling, not after every batch
     assert [(r.relname, r.analyze_count) for r in analysed] == [("golden_record", 3), ("match_key", 3)]
+
+
+def test_an_ar_row_naming_an_unknown_golden_record_is_rejected_without_replaying_its_batch(
+    hub: Hub, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def ar_row(account: str, named: dict[str, str]) -> str:
+        payload = {"customer": named, "outstanding": "120.00", "overdue": "0.00", "currency": "MYR"}
+        message = {
+            "source": "ar",
+            "source_record_id": account,
+            "change": "upsert",
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "payload": {**payload, "as_of": "2026-11-20T10:00:00Z"},
+        }
+        return json.dumps(message)
+
+    path = tmp_path / "ar.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                ar_row("A-1", {"source": "crm", "source_record_id": "CRM-LATER-1"}),
+                ar_row("A-2", {"golden_id": "CUS-9999999"}),
+                ar_row("A-3", {"source": "crm", "source_record_id": "CRM-LATER-3"}),
+            ]
+        )
+        + "\n"
+    )
+
+    with caplog.at_level("INFO", logger="hub.service.bulk_import"):
+        report = import_file(hub, path, "ar")
+
+    assert (report.counts["applied"], report.counts["rejected"]) == (2, 1)
+    [reject] = [json.loads(line) for line in rejects_path(path).read_text().splitlines()]
+    assert (reject["line"], reject["error_code"]) == (2, "unidentifiable")
+    assert not [r for r in caplog.records if "row by row" in r.getMessage()]
+    assert rows(hub.engine, "SELECT count(*) AS n FROM ar_exposure")[0].n == 2
