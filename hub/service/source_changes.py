@@ -44,13 +44,23 @@ def change_locks(command: ApplySourceChange) -> tuple[str, ...]:
 
 
 def read_ahead(uow: UnitOfWork, commands: Iterable[object]) -> None:
-    """Open a batch's source changes at once: one round trip instead of one per message."""
+    """Open a batch's source changes and find their records' candidates at once: two round trips for
+    the batch instead of three per message."""
     uow.read_ahead_source_changes(
         [
-            SourceChangeKeys(change_locks(c), c.message_id, c.source, c.source_record_id)
+            SourceChangeKeys(
+                change_locks(c),
+                c.message_id,
+                c.source,
+                c.source_record_id,
+                ()
+                if c.record is None or c.change == "delete" or c.walk_in
+                else tuple(blocking_keys(c.record)),
+            )
             for c in commands
             if isinstance(c, ApplySourceChange)
-        ]
+        ],
+        CANDIDATE_LIMIT,
     )
 
 

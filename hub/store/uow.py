@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -103,6 +103,27 @@ SOURCE_RECORDS_WITH_SURVIVOR = (
     " WHERE (s.source, s.source_record_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
     " ORDER BY s.source, s.source_record_id FOR UPDATE OF s"
 )
+#: Per record of a batch (three arrays: record index, key kind, key value), the golden ids sharing the most
+#: blocking keys with it, ranked as `golden_ids_by_keys` ranks them, each with its survivor.
+CANDIDATES_OF_RECORDS = (
+    "WITH wanted AS (SELECT * FROM unnest(%(records)s::int[], %(kinds)s::text[], %(values)s::text[])"
+    "  AS w(i, kind, value)),"
+    " shared AS (SELECT w.i, m.golden_id, count(*) AS shared FROM wanted w"
+    "  JOIN match_key m ON m.kind = w.kind AND m.value = w.value GROUP BY w.i, m.golden_id),"
+    " ranked AS (SELECT i, golden_id, shared,"
+    "  row_number() OVER (PARTITION BY i ORDER BY shared DESC, golden_id) AS rank FROM shared)"
+    " SELECT r.i, r.golden_id, g.survivor_id FROM ranked r"
+    " LEFT JOIN golden_record g ON g.golden_id = r.golden_id"
+    " WHERE r.rank <= %(limit)s ORDER BY r.i, r.rank"
+)
+#: What scoring reads about golden records (one array of ids, given twice), in one round trip.
+MATCH_CONTEXT = (
+    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = ANY(%s) AND NOT detached"
+    " ORDER BY golden_id, source, source_record_id",
+    "SELECT golden_id_a, golden_id_b FROM distinct_pair"
+    " WHERE golden_id_a = ANY(%s) AND golden_id_b = ANY(%s)",
+    "SELECT golden_id FROM golden_record WHERE golden_id = ANY(%s) AND customer ->> 'blacklisted' = 'true'",
+)
 #: What a credit status is computed from (named parameters g: golden id, kind: the hold alert's kind);
 #: the last status row is locked.
 CREDIT_INPUTS = (
@@ -191,6 +212,8 @@ class SourceChangeKeys:
     message_id: str
     source: str
     source_record_id: str
+    #: the blocking keys its record is matched by; empty when it is not matched (a delete, a walk-in)
+    blocking_keys: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -204,6 +227,56 @@ class _ReadAhead:
     #: each source record as stored (with its golden record's survivor), None when not stored; dropped
     #: when this transaction writes it
     records: dict[tuple[str, str], tuple[Any, ...] | None]
+    candidates: _CandidatesReadAhead
+
+
+@dataclass
+class _CandidatesReadAhead:
+    """The candidate golden records of a batch's records and what scoring reads about them, as at the
+    batch's start. An answer stands while this transaction has added none of the record's blocking keys
+    and changed none of the golden records in it (their keys, source records or document): adding keys
+    can only raise a golden record into a record's candidates, and taking keys away can only lower the
+    ones that are in them."""
+
+    limit: int = 0
+    #: per record's blocking keys: its candidates, best first, each with its survivor
+    found: dict[tuple[tuple[str, str], ...], list[tuple[str, str | None]]] = field(default_factory=dict)
+    #: the golden records the context was read for, their attached source records, distinct pairs and
+    #: blacklisted ones
+    read_for: set[str] = field(default_factory=set)
+    attached: dict[str, list[StoredSourceRecord]] = field(default_factory=dict)
+    distinct_pairs: set[frozenset[str]] = field(default_factory=set)
+    blacklisted: set[str] = field(default_factory=set)
+    added_keys: set[tuple[str, str]] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    #: the golden record each source record this transaction wrote was attached to when it wrote it
+    written: dict[tuple[str, str], str | None] = field(default_factory=dict)
+
+    def candidates_of(
+        self, keys: Sequence[tuple[str, str]], limit: int
+    ) -> list[tuple[str, str | None]] | None:
+        found = self.found.get(tuple(keys))
+        if found is None or limit != self.limit or not self.added_keys.isdisjoint(keys):
+            return None
+        if any(golden_id in self.changed for golden_id, _ in found):
+            return None
+        return found
+
+    def context_of(self, ids: Sequence[str], current: str | None) -> MatchContext | None:
+        wanted = {*ids, *([current] if current else [])}
+        if not wanted <= self.read_for or not wanted.isdisjoint(self.changed):
+            return None
+        return _match_context(
+            {g: list(self.attached.get(g, ())) for g in ids},
+            {pair for pair in self.distinct_pairs if pair <= wanted},
+            current,
+            self.blacklisted & wanted,
+        )
+
+    def forget(self) -> None:
+        """Answer nothing more: something changed that the bookkeeping does not follow."""
+        self.found.clear()
+        self.read_for.clear()
 
 
 @dataclass(frozen=True)
@@ -232,6 +305,16 @@ class GoldenToRefresh:
     attached: list[StoredSourceRecord]
     overrides: list[Any]
     credit: CreditInputs
+
+
+def _match_context(
+    attached: dict[str, list[StoredSourceRecord]],
+    pairs: set[frozenset[str]],
+    current: str | None,
+    blacklisted: set[str],
+) -> MatchContext:
+    from_current = {other for pair in pairs if current in pair for other in pair if other != current}
+    return MatchContext(attached, from_current, pairs, blacklisted)
 
 
 def _credit_inputs(row: Any) -> CreditInputs:
@@ -414,19 +497,23 @@ class UnitOfWork:
             self.pending_counts = counts
             raise
 
-    def read_ahead_source_changes(self, changes: Sequence[SourceChangeKeys]) -> None:
+    def read_ahead_source_changes(self, changes: Sequence[SourceChangeKeys], candidate_limit: int) -> None:
         """Open a batch's source changes in one round trip: take all their locks, in the one order every
-        worker uses, then read which messages were processed and their source records (locked).
+        worker uses, then read which messages were processed, their source records (locked) and their
+        records' candidate golden records; then, in a second, what scoring reads about those.
 
-        `open_source_change` answers from it for as long as this transaction has not touched the entry;
-        otherwise it reads for itself, as without a read-ahead.
+        `open_source_change`, `golden_ids_by_keys` and `match_context` answer from it for as long as
+        this transaction has not touched what they read; otherwise they read for themselves, as without
+        a read-ahead.
         """
         if not changes:
             return
         keys = {key for change in changes for key in change.locks}
         refs = sorted({(c.source, c.source_record_id) for c in changes})
         message_ids = sorted({c.message_id for c in changes})
-        _, processed, found = self._pipelined(
+        key_sets = sorted({c.blocking_keys for c in changes if c.blocking_keys})
+        wanted = [(i, kind, value) for i, key_set in enumerate(key_sets) for kind, value in key_set]
+        _, processed, found, candidates = self._pipelined(
             [
                 (LOCK_KEYS, (_lock_ids(keys),)),
                 ("SELECT message_id FROM processed_message WHERE message_id = ANY(%s)", (message_ids,)),
@@ -434,16 +521,57 @@ class UnitOfWork:
                     SOURCE_RECORDS_WITH_SURVIVOR,
                     ([source for source, _ in refs], [ref for _, ref in refs]),
                 ),
+                (
+                    CANDIDATES_OF_RECORDS,
+                    {
+                        "records": [i for i, _, _ in wanted],
+                        "kinds": [kind for _, kind, _ in wanted],
+                        "values": [value for _, _, value in wanted],
+                        "limit": candidate_limit,
+                    },
+                ),
             ]
         )
         records: dict[tuple[str, str], tuple[Any, ...] | None] = dict.fromkeys(refs)
         for row in found:
             records[(row.source, row.source_record_id)] = tuple(row)
-        self._read_ahead = _ReadAhead(keys, set(message_ids), {r.message_id for r in processed}, records)
+        read = _CandidatesReadAhead(candidate_limit, {key_set: [] for key_set in key_sets})
+        for row in candidates:
+            read.found[key_sets[row.i]].append((row.golden_id, row.survivor_id))
+        current = {
+            golden_id
+            for row in records.values()
+            if row is not None and not row[3]  # attached: its golden record, or that one's survivor
+            for golden_id in (row[2], row[-1])
+            if golden_id is not None
+        }
+        ids = sorted({golden_id for found in read.found.values() for golden_id, _ in found} | current)
+        if ids:
+            read.attached, read.distinct_pairs, read.blacklisted = self._read_match_context(ids, ids)
+            read.read_for = set(ids)
+        self._read_ahead = _ReadAhead(
+            keys, set(message_ids), {r.message_id for r in processed}, records, read
+        )
 
-    def _forget_source_record(self, source: str, source_record_id: str) -> None:
-        if self._read_ahead is not None:
-            self._read_ahead.records.pop((source, source_record_id), None)
+    def _forget_source_record(self, source: str, source_record_id: str, golden_id: str | None) -> None:
+        """Drop a source record from the read-ahead as this transaction writes it, attached to `golden_id`
+        (None: detached); the golden records it leaves and joins have changed for the candidates' reads."""
+        ahead = self._read_ahead
+        if ahead is None:
+            return
+        ref = (source, source_record_id)
+        read = ahead.candidates
+        if ref in read.written:
+            read.changed |= {g for g in (read.written[ref],) if g is not None}
+        elif ref in ahead.records:
+            row = ahead.records.pop(ref)
+            if row is not None:
+                read.changed |= {g for g in (row[2], row[-1]) if g is not None}
+        else:
+            read.forget()
+        read.written[ref] = golden_id
+        if golden_id is not None:
+            read.changed.add(golden_id)
 
     def open_source_change(
         self, locks: Collection[str], message_id: str, source: str, source_record_id: str
@@ -493,7 +621,7 @@ class UnitOfWork:
 
     def save_source_record(self, state: SourceRecordState) -> None:
         """Insert or replace a source record's state."""
-        self._forget_source_record(state.source, state.source_record_id)
+        self._forget_source_record(state.source, state.source_record_id, state.golden_id)
         self._run(UPSERT_SOURCE_RECORD, state.params())
 
     def attach_source_record(
@@ -504,8 +632,10 @@ class UnitOfWork:
         Only the keys that changed are deleted or inserted. Exposure AR parked on this source record is
         booked on the golden record, and the golden ids of records naming it as their parent are returned.
         """
-        self._forget_source_record(state.source, state.source_record_id)
+        self._forget_source_record(state.source, state.source_record_id, state.golden_id)
         wanted = sorted(set(keys))
+        if self._read_ahead is not None:
+            self._read_ahead.candidates.added_keys.update(wanted)
         row = self._one(
             f"WITH saved AS ({UPSERT_SOURCE_RECORD} RETURNING 1),"
             " wanted AS (SELECT k AS kind, v AS value"
@@ -549,6 +679,7 @@ class UnitOfWork:
 
     def remove_match_keys(self, source: str, source_record_id: str) -> None:
         """Remove a detached source record's blocking keys: nothing finds it any more."""
+        self._forget_source_record(source, source_record_id, None)
         self._run(
             "DELETE FROM match_key WHERE source = %s AND source_record_id = %s", (source, source_record_id)
         )
@@ -563,6 +694,12 @@ class UnitOfWork:
         """
         if not keys:
             return []
+        ahead = self._read_ahead
+        known = None if ahead is None else ahead.candidates.candidates_of(keys, limit)
+        if known is not None:
+            if any(survivor is not None for _, survivor in known):
+                return sorted(self.resolve_many([golden_id for golden_id, _ in known]))
+            return [golden_id for golden_id, _ in known]
         pairs = ", ".join(["(%s, %s)"] * len(keys))
         rows = self._all(
             "SELECT k.golden_id, g.survivor_id FROM ("
@@ -580,36 +717,30 @@ class UnitOfWork:
         """Read what scoring needs about candidate golden records, in one round trip: their attached
         source records, the pairs a steward marked distinct, and which are blacklisted."""
         ids = sorted(set(candidates))
+        ahead = self._read_ahead
+        known = None if ahead is None else ahead.candidates.context_of(ids, current)
+        if known is not None:
+            return known
         with_current = sorted({*ids, *([current] if current else [])})
+        attached, pairs, blacklisted = self._read_match_context(ids, with_current)
+        return _match_context(attached, pairs, current, blacklisted)
+
+    def _read_match_context(
+        self, ids: list[str], with_current: list[str]
+    ) -> tuple[dict[str, list[StoredSourceRecord]], set[frozenset[str]], set[str]]:
+        attached_sql, distinct_sql, blacklisted_sql = MATCH_CONTEXT
         stored, distinct, blacklisted = self._pipelined(
             [
-                (
-                    f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record"
-                    " WHERE golden_id = ANY(%s) AND NOT detached",
-                    (ids,),
-                ),
-                (
-                    "SELECT golden_id_a, golden_id_b FROM distinct_pair"
-                    " WHERE golden_id_a = ANY(%s) AND golden_id_b = ANY(%s)",
-                    (with_current, with_current),
-                ),
-                (
-                    "SELECT golden_id FROM golden_record"
-                    " WHERE golden_id = ANY(%s) AND customer ->> 'blacklisted' = 'true'",
-                    (with_current,),
-                ),
+                (attached_sql, (ids,)),
+                (distinct_sql, (with_current, with_current)),
+                (blacklisted_sql, (with_current,)),
             ]
         )
         attached: dict[str, list[StoredSourceRecord]] = {g: [] for g in ids}
         for r in stored:
             attached[r.golden_id].append(StoredSourceRecord(*r))
         pairs = {frozenset((r.golden_id_a, r.golden_id_b)) for r in distinct}
-        return MatchContext(
-            attached,
-            {other for pair in pairs if current in pair for other in pair if other != current},
-            pairs,
-            {r.golden_id for r in blacklisted},
-        )
+        return attached, pairs, {r.golden_id for r in blacklisted}
 
     def move_source_records(self, from_golden_id: str, to_golden_id: str) -> None:
         """Re-attach every source record (and its blocking keys) of one golden record to another."""
@@ -814,6 +945,8 @@ class UnitOfWork:
         """Write a golden record's new version, its history row and its outbox event in one statement."""
         if golden.survivor_id is not None:
             self._read_ahead = None  # a retirement: source records read ahead may now resolve elsewhere
+        elif self._read_ahead is not None:
+            self._read_ahead.candidates.changed.add(golden.golden_id)  # its document says if blacklisted
         document = _json(event)  # encoded once for the history row and the outbox
         self._write(
             "WITH saved AS (UPDATE golden_record SET state = %(state)s, version = %(version)s,"

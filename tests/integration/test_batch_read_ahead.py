@@ -1,17 +1,19 @@
-"""Round trips of a batch: it opens its source changes at once, and each change still sees what the
-changes before it did; a refresh reads survivorship's and the credit status's inputs together."""
+"""Round trips of a batch: it opens its source changes and finds its records' candidates at once, and
+each change still sees what the changes before it did; a refresh reads survivorship's and the credit
+status's inputs together."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from hub.bootstrap import Hub
+from hub.bootstrap import Hub, bootstrap
 from hub.service.intake import InboundMessage
+from hub.settings import Settings
 from hub.store import uow as uow_module
 from hub.store.uow import SourceChangeKeys, unit_of_work
 from hub.streams.worker import process_batch
@@ -126,7 +128,7 @@ def test_a_source_record_read_ahead_follows_a_merge_made_later_in_the_same_trans
     change = SourceChangeKeys(("source:crm:K-2",), "message-after-the-merge", "crm", "K-2")
 
     with pytest.raises(Undone), unit_of_work(hub.engine) as uow:
-        uow.read_ahead_source_changes([change])
+        uow.read_ahead_source_changes([change], 20)
         with round_trips() as sent:
             before = uow.open_source_change(change.locks, change.message_id, "crm", "K-2")
         assert sent == [] and before.current_golden_id == retired.golden_id
@@ -147,6 +149,112 @@ def test_a_source_record_read_ahead_follows_a_merge_made_later_in_the_same_trans
 
     assert sent, "the read-ahead answered after a merge moved the source record"
     assert after.current_golden_id == kept.golden_id
+
+
+def test_a_batch_finds_the_candidates_of_all_its_records_at_once(hub: Hub) -> None:
+    deliver(hub, "crm", envelope("crm", "F-0", unrelated_organisation("Fyrtaarn Shipping", 0)))
+    names = ["Fyrtaarn Shipping", "Egern Legetoej", "Bjerg Foto", "Lune Tekstil"]
+    documents = [
+        envelope("crm", f"F-{n + 1}", unrelated_organisation(name, n), minutes=1)
+        for n, name in enumerate(names)
+    ]
+
+    with round_trips() as sent:
+        assert process_batch(hub, "crm", crm_batch(documents)) == ["applied"] * 4
+
+    finding = [shape for shape in sent if "count(*) AS shared" in shape or "FROM distinct_pair" in shape]
+    assert len(finding) == 2, finding  # the batch's candidates with its locks, then their context
+    assert "pg_advisory_xact_lock" in finding[0] and "JOIN match_key" in finding[0]
+    golden_ids = {r.source_record_id: r.golden_id for r in rows(hub.engine, "SELECT * FROM source_record")}
+    assert golden_ids["F-1"] == golden_ids["F-0"]  # the duplicate found its golden record from the read-ahead
+    assert len(set(golden_ids.values())) == 4
+
+
+def person(first: str, last: str, suffix: str, born: str, street: int) -> dict[str, Any]:
+    """A person whose every blocking key carries `suffix`, so the changes of two suffixes never meet."""
+    return {
+        "party_type": "person",
+        "first_name": f"{first}{suffix}",
+        "last_name": f"{last}{suffix}",
+        "status": "active",
+        "date_of_birth": born,
+        "emails": [f"{first.lower()}{suffix}@mail.example"],
+        "addresses": [
+            {
+                "kind": "home",
+                "line1": f"{street} Rue Haute",
+                "city": "Lyon",
+                "postal_code": f"6{street:02d}{suffix}",
+                "country": "FR",
+            }
+        ],
+    }
+
+
+def interleaved_changes(suffix: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Changes stored before a batch, and a batch whose changes depend on the ones before them in it:
+    an update that takes a record's keys away from the golden record a later record would have found,
+    a new record and its duplicate, a delete before a record that matches what was deleted, a record
+    moving to another golden record."""
+    anne = ("Anne", "Roux", suffix, "1971-05-04", 1)
+    bruno = ("Bruno", "Petit", suffix, "1980-11-23", 2)
+    chloe = ("Chloe", "Leroy", suffix, "1992-02-17", 3)
+    denis = ("Denis", "Morel", suffix, "1965-08-30", 4)
+    before = [envelope("crm", ref, person(*who)) for ref, who in (("A", anne), ("B", bruno), ("C", chloe))]
+    batch = [
+        envelope("crm", "A", person("Zoe", "Martin", suffix, "1958-01-01", 9), minutes=1),
+        envelope("crm", "A2", person(*anne), minutes=1),
+        envelope("crm", "D", person(*denis), minutes=1),
+        envelope("crm", "D2", person(*denis), minutes=1),
+        envelope("crm", "B", None, minutes=1, change="delete"),
+        envelope("crm", "B2", person(*bruno), minutes=1),
+        envelope("crm", "C", person(*denis), minutes=2),
+        envelope("crm", "C2", person(*chloe), minutes=1),
+    ]
+    return before, batch
+
+
+def what_was_decided(hub: Hub) -> tuple[set[frozenset[str]], dict[str, tuple[str, int]], int]:
+    """The source records grouped by golden record, each record's last decision with the number of
+    candidates it scored, and the open reviews."""
+    groups: dict[str, set[str]] = {}
+    for r in rows(hub.engine, "SELECT source_record_id, golden_id FROM source_record WHERE NOT detached"):
+        groups.setdefault(r.golden_id, set()).add(r.source_record_id)
+    decisions = {
+        r.source_record_id: (r.outcome, len(r.explanation["candidates"]))
+        for r in rows(
+            hub.engine, "SELECT source_record_id, outcome, explanation FROM match_decision ORDER BY id"
+        )
+    }
+    [reviews] = rows(hub.engine, "SELECT count(*) AS n FROM match_review WHERE status = 'open'")
+    return {frozenset(g) for g in groups.values()}, decisions, reviews.n
+
+
+def test_a_batch_decides_as_its_changes_one_at_a_time_would(
+    migrated_database: Callable[[str], str], tmp_path: Any
+) -> None:
+    hubs = [
+        bootstrap(Settings(database_url=migrated_database(name), data_dir=tmp_path / name))
+        for name in ("one_at_a_time", "batched")
+    ]
+    try:
+        one_at_a_time, batched = hubs
+        before, batch = interleaved_changes("7")
+        for n, document in enumerate(before):
+            deliver(one_at_a_time, "crm", document, offset=n)
+            deliver(batched, "crm", document, offset=n)
+        alone = [process_batch(one_at_a_time, "crm", crm_batch([document])) for document in batch]
+
+        together = process_batch(batched, "crm", crm_batch(batch))
+
+        assert together == [outcome for [outcome] in alone]
+        assert what_was_decided(batched) == what_was_decided(one_at_a_time)
+        groups, decisions, _ = what_was_decided(batched)
+        assert {"D", "D2", "C"} in groups and decisions["D2"] == ("link", 1)  # found what the batch made
+        assert decisions["A2"] == ("new", 0)  # not the golden record the update took its keys from
+    finally:
+        for wired in hubs:
+            wired.engine.dispose()
 
 
 class Undone(Exception):

@@ -99,7 +99,7 @@ def test_the_throughput_benchmark_gives_every_message_an_outcome_and_a_latency(
     assert report.cpu.worker > 0
     assert report.sample is not None
     assert report.sample.messages == 20
-    assert report.sample.statements_per_message > 5
+    assert report.sample.statements_per_message >= 1  # an applied change reads its golden record at least
     for figure in ("sustained", "latency p50", "latency p95", "latency p99", "VmHWM", "bytes each"):
         assert figure in table
     assert "BROKEN" not in table
