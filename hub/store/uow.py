@@ -279,12 +279,38 @@ class _CandidatesReadAhead:
         self.read_for.clear()
 
 
-@dataclass(frozen=True)
+class _PendingRow:
+    """The row a deferred statement returns: there once the statement has gone, with the next read or
+    when first asked for."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        self._flush = flush
+        self._row: Any = None
+        self._sent = False
+
+    def arrived(self, row: Any) -> None:
+        self._row, self._sent = row, True
+
+    def row(self) -> Any:
+        if not self._sent:
+            self._flush()
+        assert self._sent, "the statement was undone before its row arrived"
+        return self._row
+
+
 class AttachedSourceRecord:
     """What storing an attached source record found: exposure booked, and its children's golden ids."""
 
-    parked_accounts: int
-    children: list[str]
+    def __init__(self, pending: _PendingRow) -> None:
+        self._pending = pending
+
+    @property
+    def parked_accounts(self) -> int:
+        return int(self._pending.row().parked)
+
+    @property
+    def children(self) -> list[str]:
+        return list(self._pending.row().children)
 
 
 @dataclass(frozen=True)
@@ -350,8 +376,12 @@ class UnitOfWork:
         #: when the savepoint or transaction ends, or before SQLAlchemy sends anything, in order.
         self.deferring = False
         self._deferred: list[Statement] = []
+        #: the deferred statements whose row is wanted, by position in `_deferred`
+        self._deferred_rows: dict[int, _PendingRow] = {}
         self._deferred_processed: set[str] = set()
         self._read_ahead: _ReadAhead | None = None
+        #: golden ids taken from the sequence for this transaction and not used yet
+        self._golden_ids: list[str] = []
         #: outcome counts written when the transaction ends: the counter rows are shared by every worker,
         #: and updating them per message would hold their locks for a whole batch
         self.pending_counts: dict[tuple[str, str], int] = {}
@@ -387,20 +417,22 @@ class UnitOfWork:
         a write is seen by the reads after it, and a lock taken by one is held when the next reads.
         """
         writes, self._deferred = self._deferred, []
+        pending, self._deferred_rows = self._deferred_rows, {}
         if writes:
             self._deferred_processed.clear()
         while len(self._cursors) <= len(statements):
             self._cursors.append(self._raw.cursor(row_factory=namedtuple_row))
         write_cursor, cursors = self._cursors[0], self._cursors[1 : len(statements) + 1]
+        write_cursors = {i: self._raw.cursor(row_factory=namedtuple_row) for i in pending}
         began = time.perf_counter() if statement_observers else 0.0
         try:
             if len(writes) + len(statements) == 1:
                 sql, params = (writes or statements)[0]
-                (cursors[0] if statements else write_cursor).execute(sql, params)
+                (cursors[0] if statements else write_cursors.get(0, write_cursor)).execute(sql, params)
             else:
                 with self._raw.pipeline():
-                    for sql, params in writes:
-                        write_cursor.execute(sql, params)
+                    for i, (sql, params) in enumerate(writes):
+                        write_cursors.get(i, write_cursor).execute(sql, params)
                     for cursor, (sql, params) in zip(cursors, statements, strict=True):
                         cursor.execute(sql, params)
         except psycopg.Error as error:
@@ -411,6 +443,8 @@ class UnitOfWork:
             raise DBAPIError.instance(
                 shown, None, error, psycopg.Error, connection_invalidated=broken
             ) from error
+        for i, row in pending.items():
+            row.arrived(write_cursors[i].fetchone())
         if statement_observers:
             shape = " ; ".join(sql for sql, _ in statements) or "deferred writes"
             for observe in statement_observers:
@@ -426,6 +460,16 @@ class UnitOfWork:
             self._deferred.append((sql, params))
         else:
             self._run(sql, params)
+
+    def _write_returning(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> _PendingRow:
+        """Write as `_write` does; the statement's one row is there once it has gone."""
+        pending = _PendingRow(self.flush_writes)
+        if self.deferring:
+            self._deferred_rows[len(self._deferred)] = pending
+            self._deferred.append((sql, params))
+        else:
+            pending.arrived(self._one(sql, params))
+        return pending
 
     def flush_writes(self) -> None:
         """Send the deferred writes now, in the order they were written, in one round trip."""
@@ -490,6 +534,7 @@ class UnitOfWork:
         except BaseException:
             began = not self._deferred or self._deferred[0][0] != "SAVEPOINT message"
             self._deferred.clear()
+            self._deferred_rows.clear()
             self._deferred_processed.clear()
             if began and not self._raw.broken:
                 self._run("ROLLBACK TO SAVEPOINT message")
@@ -627,7 +672,8 @@ class UnitOfWork:
     def attach_source_record(
         self, state: SourceRecordState, keys: Sequence[tuple[str, str]]
     ) -> AttachedSourceRecord:
-        """Store a source record attached to a golden record with its blocking keys, in one round trip.
+        """Store a source record attached to a golden record with its blocking keys, in one statement that
+        rides, when deferring, with the next read (the golden record's refresh).
 
         Only the keys that changed are deleted or inserted. Exposure AR parked on this source record is
         booked on the golden record, and the golden ids of records naming it as their parent are returned.
@@ -636,7 +682,7 @@ class UnitOfWork:
         wanted = sorted(set(keys))
         if self._read_ahead is not None:
             self._read_ahead.candidates.added_keys.update(wanted)
-        row = self._one(
+        pending = self._write_returning(
             f"WITH saved AS ({UPSERT_SOURCE_RECORD} RETURNING 1),"
             " wanted AS (SELECT k AS kind, v AS value"
             "  FROM unnest(%(kinds)s::text[], %(values)s::text[]) AS t(k, v)),"
@@ -659,8 +705,7 @@ class UnitOfWork:
                 "values": [v for _, v in wanted],
             },
         )
-        assert row is not None
-        return AttachedSourceRecord(int(row.parked), list(row.children))
+        return AttachedSourceRecord(pending)
 
     def attached_records(self, golden_id: str) -> list[StoredSourceRecord]:
         """Return the source records attached to a golden record, oldest reference first."""
@@ -870,10 +915,21 @@ class UnitOfWork:
         return watermark
 
     def next_golden_id(self) -> str:
-        """Allocate a new, never reused golden id."""
-        row = self._one("SELECT nextval('golden_id_seq')")
-        assert row is not None
-        return f"CUS-{row[0]:07d}"
+        """Allocate a new, never reused golden id.
+
+        In a batch, the first allocation takes as many ids as the batch has source records not stored
+        yet, in one round trip; those that link to existing golden records leave gaps in the sequence.
+        """
+        if not self._golden_ids:
+            ahead = self._read_ahead
+            wanted = 1 if ahead is None else max(1, sum(row is None for row in ahead.records.values()))
+            self._golden_ids = [
+                f"CUS-{n:07d}"
+                for (n,) in self._all(
+                    "SELECT nextval('golden_id_seq') FROM generate_series(1, %s) ORDER BY 1", (wanted,)
+                )
+            ]
+        return self._golden_ids.pop(0)
 
     def create_golden(self, golden_id: str) -> None:
         """Insert an empty golden record at version 0."""
