@@ -279,6 +279,13 @@ class _CandidatesReadAhead:
         self.read_for.clear()
 
 
+class ReadAheadOutdated(RuntimeError):
+    """Another transaction retired or erased a golden record this batch read ahead and matched to.
+
+    The batch is then applied again one message at a time (its fallback), each reading for itself.
+    """
+
+
 class _PendingRow:
     """The row a deferred statement returns: there once the statement has gone, with the next read or
     when first asked for."""
@@ -294,7 +301,8 @@ class _PendingRow:
     def row(self) -> Any:
         if not self._sent:
             self._flush()
-        assert self._sent, "the statement was undone before its row arrived"
+        if not self._sent:
+            raise RuntimeError("the statement was undone before its row arrived")
         return self._row
 
 
@@ -953,8 +961,13 @@ class UnitOfWork:
                 (CREDIT_INPUTS, {"g": golden_id, "kind": alert_kind}),
             ]
         )
+        stored = StoredGoldenRecord(*golden[0]) if golden else None
+        if self._read_ahead is not None and stored is not None and stored.state in ("retired", "erased"):
+            # this transaction's own retirements and erasures drop the read-ahead: another transaction
+            # retired or erased it after the batch read ahead, and the batch matched against the old state
+            raise ReadAheadOutdated(f"{golden_id} was {stored.state} after the batch read ahead")
         return GoldenToRefresh(
-            StoredGoldenRecord(*golden[0]) if golden else None,
+            stored,
             [StoredSourceRecord(*r) for r in attached],
             overrides,
             _credit_inputs(credit[0]),

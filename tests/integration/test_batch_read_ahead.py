@@ -277,5 +277,46 @@ def test_a_batch_decides_as_its_changes_one_at_a_time_would(
             wired.engine.dispose()
 
 
+def test_a_golden_record_merged_away_by_another_transaction_after_the_read_ahead_is_not_linked_to(
+    hub: Hub,
+) -> None:
+    deliver(
+        hub, "crm", envelope("crm", "M-1", crm_organisation("Merged Away A/S", emails=["a@away.example"]))
+    )
+    deliver(hub, "crm", envelope("crm", "M-2", crm_organisation("Survivor ApS", emails=["b@stays.example"])))
+    [retired] = rows(hub.engine, "SELECT golden_id FROM source_record WHERE source_record_id = 'M-1'")
+    [survivor] = rows(hub.engine, "SELECT golden_id FROM source_record WHERE source_record_id = 'M-2'")
+    duplicate = envelope(
+        "crm", "M-3", crm_organisation("Merged Away A/S", emails=["a@away.example"]), minutes=1
+    )
+    merged: list[bool] = []
+
+    def merge_meanwhile(shape: str, seconds: float) -> None:
+        """Once the batch has read ahead, a steward's merge commits, as merge_golden_records writes it."""
+        if merged or "FROM distinct_pair" not in shape:
+            return
+        merged.append(True)
+        with hub.engine.begin() as conn:
+            for table in ("source_record", "match_key"):
+                conn.exec_driver_sql(
+                    f"UPDATE {table} SET golden_id = %s WHERE golden_id = %s",
+                    (survivor.golden_id, retired.golden_id),
+                )
+            conn.exec_driver_sql(
+                "UPDATE golden_record SET state = 'retired', survivor_id = %s WHERE golden_id = %s",
+                (survivor.golden_id, retired.golden_id),
+            )
+
+    uow_module.statement_observers.append(merge_meanwhile)
+    try:
+        outcomes = process_batch(hub, "crm", crm_batch([duplicate]))
+    finally:
+        uow_module.statement_observers.remove(merge_meanwhile)
+
+    assert merged and outcomes == ["applied"]
+    attached = {r.source_record_id: r.golden_id for r in rows(hub.engine, "SELECT * FROM source_record")}
+    assert attached == dict.fromkeys(["M-1", "M-2", "M-3"], survivor.golden_id)
+
+
 class Undone(Exception):
     """Raised to roll a test's transaction back."""
