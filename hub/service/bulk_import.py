@@ -286,6 +286,7 @@ def _apply_rows(
     read = [_read_row(hub, source, facts, row, result) for row in batch]
     with unit_of_work(hub.engine) as uow:
         uow.deferring = True
+        uow.allocate_in_blocks = True  # a load's new customers are created in the file's order
         if not isolate:
             read_ahead(uow, (r[2] for r in read if r is not None))
         for found in read:

@@ -390,6 +390,7 @@ class UnitOfWork:
         self._read_ahead: _ReadAhead | None = None
         #: golden ids taken from the sequence for this transaction and not used yet
         self._golden_ids: list[str] = []
+        self.allocate_in_blocks = False
         #: outcome counts written when the transaction ends: the counter rows are shared by every worker,
         #: and updating them per message would hold their locks for a whole batch
         self.pending_counts: dict[tuple[str, str], int] = {}
@@ -925,12 +926,16 @@ class UnitOfWork:
     def next_golden_id(self) -> str:
         """Allocate a new, never reused golden id.
 
-        In a batch, the first allocation takes as many ids as the batch has source records not stored
-        yet, in one round trip; those that link to existing golden records leave gaps in the sequence.
+        With `allocate_in_blocks` (an import), the first allocation of a batch takes as many ids as the
+        batch has source records not stored yet, in one round trip; those that link to existing golden
+        records leave gaps. Otherwise one id is taken as the golden record is created, so that ids keep
+        telling which of two golden records is older (the older survives a merge) across workers.
         """
         if not self._golden_ids:
             ahead = self._read_ahead
-            wanted = 1 if ahead is None else max(1, sum(row is None for row in ahead.records.values()))
+            wanted = 1
+            if ahead is not None and self.allocate_in_blocks:
+                wanted = max(1, sum(row is None for row in ahead.records.values()))
             self._golden_ids = [
                 f"CUS-{n:07d}"
                 for (n,) in self._all(

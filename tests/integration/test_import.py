@@ -18,6 +18,7 @@ from hub.importing import checkpoint_path, flatten, load_checkpoint, rejects_pat
 from hub.service import bulk_import
 from hub.service.bulk_import import ImportReport, import_file
 from hub.service.messages import apply_message
+from hub.store import uow as uow_module
 from tests.integration.helpers import customer_events, outcome_counts, rows
 
 SEED = 7
@@ -115,6 +116,28 @@ def test_a_csv_import_creates_golden_records_and_lists_bad_rows_with_line_number
     by_line = {r["line"]: r for r in rejects}
     assert by_line[12]["raw"]["credit.limit"] == "1,000.00"
     assert by_line[12]["message_id"] == f"import:{report_hash(path)}:12"
+
+
+def test_an_import_batch_takes_the_golden_ids_of_its_new_customers_from_the_sequence_at_once(
+    hub: Hub, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "ten.csv", [csv_cells(m) for m in customers(10)])
+    allocations: list[str] = []
+
+    def observe(shape: str, seconds: float) -> None:
+        if "golden_id_seq" in shape:
+            allocations.append(shape)
+
+    uow_module.statement_observers.append(observe)
+    try:
+        report = import_file(hub, path, "crm", batch_size=5)
+    finally:
+        uow_module.statement_observers.remove(observe)
+
+    assert report.counts["applied"] == 10
+    assert len(allocations) == 2  # one per batch
+    golden_ids = [r.golden_id for r in rows(hub.engine, "SELECT golden_id FROM source_record ORDER BY 1")]
+    assert len(set(golden_ids)) == golden_count(hub)
 
 
 def report_hash(path: Path) -> str:
