@@ -89,13 +89,7 @@ ATTACHED_RECORDS = (
     f"SELECT {SOURCE_RECORD_COLUMNS} FROM source_record WHERE golden_id = %s AND NOT detached"
     " ORDER BY source, source_record_id"
 )
-SOURCE_RECORD_WITH_SURVIVOR = (
-    "SELECT "
-    + ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
-    + ", g.survivor_id FROM source_record s LEFT JOIN golden_record g ON g.golden_id = s.golden_id"
-    " WHERE s.source = %s AND s.source_record_id = %s FOR UPDATE OF s"
-)
-#: The source records of a batch's changes (two arrays: sources, source record ids), locked.
+#: Source records (two arrays: sources, source record ids) with their golden records' survivors, locked.
 SOURCE_RECORDS_WITH_SURVIVOR = (
     "SELECT "
     + ", ".join(f"s.{c}" for c in SOURCE_RECORD_COLUMNS.split(", "))
@@ -357,6 +351,17 @@ def _credit_inputs(row: Any) -> CreditInputs:
     )
 
 
+def _candidates_params(key_sets: Sequence[tuple[tuple[str, str], ...]], limit: int) -> dict[str, Any]:
+    """CANDIDATES_OF_RECORDS's parameters: the n-th key set's keys go in as record n."""
+    wanted = [(i, kind, value) for i, key_set in enumerate(key_sets) for kind, value in key_set]
+    return {
+        "records": [i for i, _, _ in wanted],
+        "kinds": [kind for _, kind, _ in wanted],
+        "values": [value for _, _, value in wanted],
+        "limit": limit,
+    }
+
+
 def _json(document: Any) -> str:
     return json.dumps(document, separators=(",", ":"))
 
@@ -489,7 +494,7 @@ class UnitOfWork:
         """Send statements in one round trip (see `_send`); return their rows."""
         return [c.fetchall() if c.description is not None else [] for c in self._send(statements)]
 
-    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         return self._run(sql, params).fetchall()
 
     def _one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any | None:
@@ -566,7 +571,6 @@ class UnitOfWork:
         refs = sorted({(c.source, c.source_record_id) for c in changes})
         message_ids = sorted({c.message_id for c in changes})
         key_sets = sorted({c.blocking_keys for c in changes if c.blocking_keys})
-        wanted = [(i, kind, value) for i, key_set in enumerate(key_sets) for kind, value in key_set]
         _, processed, found, candidates = self._pipelined(
             [
                 (LOCK_KEYS, (_lock_ids(keys),)),
@@ -575,15 +579,7 @@ class UnitOfWork:
                     SOURCE_RECORDS_WITH_SURVIVOR,
                     ([source for source, _ in refs], [ref for _, ref in refs]),
                 ),
-                (
-                    CANDIDATES_OF_RECORDS,
-                    {
-                        "records": [i for i, _, _ in wanted],
-                        "kinds": [kind for _, kind, _ in wanted],
-                        "values": [value for _, _, value in wanted],
-                        "limit": candidate_limit,
-                    },
-                ),
+                (CANDIDATES_OF_RECORDS, _candidates_params(key_sets, candidate_limit)),
             ]
         )
         records: dict[tuple[str, str], tuple[Any, ...] | None] = dict.fromkeys(refs)
@@ -616,16 +612,15 @@ class UnitOfWork:
         ref = (source, source_record_id)
         read = ahead.candidates
         if ref in read.written:
-            read.changed |= {g for g in (read.written[ref],) if g is not None}
+            left: tuple[str | None, ...] = (read.written[ref],)
         elif ref in ahead.records:
             row = ahead.records.pop(ref)
-            if row is not None:
-                read.changed |= {g for g in (row[2], row[-1]) if g is not None}
+            left = () if row is None else (row[2], row[-1])  # its golden record and that one's survivor
         else:
             read.forget()
+            left = ()
         read.written[ref] = golden_id
-        if golden_id is not None:
-            read.changed.add(golden_id)
+        read.changed.update(g for g in (*left, golden_id) if g is not None)
 
     def open_source_change(
         self, locks: Collection[str], message_id: str, source: str, source_record_id: str
@@ -648,7 +643,7 @@ class UnitOfWork:
             [
                 (LOCK_KEYS, (_lock_ids(locks),)),
                 (PROCESSED, (message_id,)),
-                (SOURCE_RECORD_WITH_SURVIVOR, (source, source_record_id)),
+                (SOURCE_RECORDS_WITH_SURVIVOR, ([source], [source_record_id])),
             ]
         )
         return self._opened(bool(processed), tuple(found[0]) if found else None)
@@ -749,23 +744,13 @@ class UnitOfWork:
         if not keys:
             return []
         ahead = self._read_ahead
-        known = None if ahead is None else ahead.candidates.candidates_of(keys, limit)
-        if known is not None:
-            if any(survivor is not None for _, survivor in known):
-                return sorted(self.resolve_many([golden_id for golden_id, _ in known]))
-            return [golden_id for golden_id, _ in known]
-        pairs = ", ".join(["(%s, %s)"] * len(keys))
-        rows = self._all(
-            "SELECT k.golden_id, g.survivor_id FROM ("
-            " SELECT golden_id, count(*) AS shared FROM match_key"
-            f" WHERE (kind, value) IN ({pairs})"
-            " GROUP BY golden_id ORDER BY shared DESC, golden_id LIMIT %s) AS k"
-            " LEFT JOIN golden_record g ON g.golden_id = k.golden_id ORDER BY k.shared DESC, k.golden_id",
-            (*(part for key in keys for part in key), limit),
-        )
-        if any(r.survivor_id is not None for r in rows):
-            return sorted(self.resolve_many([r.golden_id for r in rows]))
-        return [r.golden_id for r in rows]
+        found = None if ahead is None else ahead.candidates.candidates_of(keys, limit)
+        if found is None:
+            rows = self._all(CANDIDATES_OF_RECORDS, _candidates_params([tuple(keys)], limit))
+            found = [(r.golden_id, r.survivor_id) for r in rows]
+        if any(survivor is not None for _, survivor in found):
+            return sorted(self.resolve_many([golden_id for golden_id, _ in found]))
+        return [golden_id for golden_id, _ in found]
 
     def match_context(self, candidates: Collection[str], current: str | None) -> MatchContext:
         """Read what scoring needs about candidate golden records, in one round trip: their attached
