@@ -297,6 +297,7 @@ def _apply_rows(
                 outcome = _apply_row(uow, hub, source, row, message, command, now)
             else:
                 applied = _apply_command(uow, hub.context(now), source, message, command)
+                uow.send_writes()  # PostgreSQL writes this row while the next one is worked out
                 outcome = _rejected(row, applied, source) if isinstance(applied, Rejection) else applied
             if isinstance(outcome, dict):
                 result.rejects.append(outcome)

@@ -20,7 +20,7 @@ from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from hub.store.tables import (
     ar_exposure,
@@ -377,6 +377,38 @@ def _lock_ids(keys: Iterable[str]) -> list[int]:
     return [_lock_id(key) for key in sorted(set(keys))]
 
 
+class _Flight:
+    """Statements sent in an open pipeline and not waited for yet; closing it is the wait."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self._raw = raw
+        self._pipeline = raw.pipeline()
+        self._pipeline.__enter__()
+        self._rows: list[tuple[psycopg.Cursor[Any], _PendingRow]] = []
+
+    def execute(
+        self, writes: Sequence[Statement], pending: dict[int, _PendingRow], cursor: psycopg.Cursor[Any]
+    ) -> None:
+        for i, (sql, params) in enumerate(writes):
+            if i in pending:  # a statement whose row is wanted gets a cursor of its own
+                own = self._raw.cursor(row_factory=namedtuple_row)
+                own.execute(sql, params)
+                self._rows.append((own, pending[i]))
+            else:
+                cursor.execute(sql, params)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Wait for every statement sent (raising what failed), or give up on them after `error`."""
+        if error is None:
+            self._pipeline.__exit__(None, None, None)
+        else:
+            self._pipeline.__exit__(type(error), error, error.__traceback__)
+
+    def deliver(self) -> None:
+        for cursor, row in self._rows:
+            row.arrived(cursor.fetchone())
+
+
 class UnitOfWork:
     """One transaction on the hub's database."""
 
@@ -393,6 +425,8 @@ class UnitOfWork:
         self._deferred_rows: dict[int, _PendingRow] = {}
         self._deferred_processed: set[str] = set()
         self._read_ahead: _ReadAhead | None = None
+        #: writes sent ahead (`send_writes`) in an open pipeline, not waited for yet
+        self._flight: _Flight | None = None
         #: golden ids taken from the sequence for this transaction and not used yet
         self._golden_ids: list[str] = []
         self.allocate_in_blocks = False
@@ -428,42 +462,84 @@ class UnitOfWork:
         """Send the deferred writes, then `statements`, in one round trip; return a cursor per statement.
 
         PostgreSQL runs pipelined statements in order, each with a fresh snapshot as if sent one by one:
-        a write is seen by the reads after it, and a lock taken by one is held when the next reads.
+        a write is seen by the reads after it, and a lock taken by one is held when the next reads. Writes
+        already sent ahead (`send_writes`) are waited for in the same round trip.
         """
-        writes, self._deferred = self._deferred, []
-        pending, self._deferred_rows = self._deferred_rows, {}
-        if writes:
-            self._deferred_processed.clear()
+        writes, pending = self._take_deferred()
         while len(self._cursors) <= len(statements):
             self._cursors.append(self._raw.cursor(row_factory=namedtuple_row))
-        write_cursor, cursors = self._cursors[0], self._cursors[1 : len(statements) + 1]
-        write_cursors = {i: self._raw.cursor(row_factory=namedtuple_row) for i in pending}
+        cursors = self._cursors[1 : len(statements) + 1]
+        flight, self._flight = self._flight, None
         began = time.perf_counter() if statement_observers else 0.0
         try:
-            if len(writes) + len(statements) == 1:
+            if flight is None and not pending and len(writes) + len(statements) == 1:
                 sql, params = (writes or statements)[0]
-                (cursors[0] if statements else write_cursors.get(0, write_cursor)).execute(sql, params)
+                (cursors[0] if statements else self._cursors[0]).execute(sql, params)
             else:
-                with self._raw.pipeline():
-                    for i, (sql, params) in enumerate(writes):
-                        write_cursors.get(i, write_cursor).execute(sql, params)
+                flight = flight or _Flight(self._raw)
+                try:
+                    flight.execute(writes, pending, self._cursors[0])
                     for cursor, (sql, params) in zip(cursors, statements, strict=True):
                         cursor.execute(sql, params)
+                except BaseException as error:
+                    flight.close(error)
+                    raise
+                flight.close()  # the one wait: every statement sent so far has run
         except psycopg.Error as error:
-            broken = self._raw.broken
-            if broken:
-                self._sa.invalidate(error)
-            shown = statements[0][0] if statements else writes[0][0]
-            raise DBAPIError.instance(
-                shown, None, error, psycopg.Error, connection_invalidated=broken
-            ) from error
-        for i, row in pending.items():
-            row.arrived(write_cursors[i].fetchone())
+            shown = statements[0][0] if statements else writes[0][0] if writes else "deferred writes"
+            raise self._database_error(error, shown) from error
+        if flight is not None:
+            flight.deliver()
         if statement_observers:
             shape = " ; ".join(sql for sql, _ in statements) or "deferred writes"
             for observe in statement_observers:
                 observe(shape, time.perf_counter() - began)
         return cursors
+
+    def _take_deferred(self) -> tuple[list[Statement], dict[int, _PendingRow]]:
+        writes, self._deferred = self._deferred, []
+        pending, self._deferred_rows = self._deferred_rows, {}
+        if writes:
+            self._deferred_processed.clear()
+        return writes, pending
+
+    def _database_error(self, error: psycopg.Error, shown: str) -> StatementError:
+        """Return psycopg's error as SQLAlchemy's (callers tell a lost connection the same way for both
+        paths), invalidating the connection when it broke."""
+        broken = self._raw.broken
+        if broken:
+            self._sa.invalidate(error)
+        return DBAPIError.instance(shown, None, error, psycopg.Error, connection_invalidated=broken)
+
+    def send_writes(self) -> None:
+        """Send the deferred writes now without waiting for them: PostgreSQL runs them while this process
+        goes on with the next message, and the next read waits for them in its own round trip.
+
+        The batch loops call it after each message, so the database's work on one message overlaps the
+        Python work on the next instead of taking turns with it. A write that fails is reported by the
+        next read (or the commit), as a deferred write always is.
+        """
+        if not self._deferred:
+            return
+        writes, pending = self._take_deferred()
+        if not self._cursors:
+            self._cursors.append(self._raw.cursor(row_factory=namedtuple_row))
+        if self._flight is None:
+            self._flight = _Flight(self._raw)
+        try:
+            self._flight.execute(writes, pending, self._cursors[0])
+        except psycopg.Error as error:
+            self.abandon_writes(error)
+            raise self._database_error(error, writes[0][0]) from error
+
+    def abandon_writes(self, error: BaseException) -> None:
+        """Stop waiting for the writes sent ahead: the transaction is failing and will be rolled back.
+
+        The connection leaves pipeline mode, so it goes back to the pool as it came.
+        """
+        flight, self._flight = self._flight, None
+        if flight is not None:
+            flight.close(error)
 
     def _run(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
         return self._send([(sql, params)])[0]
@@ -486,8 +562,9 @@ class UnitOfWork:
         return pending
 
     def flush_writes(self) -> None:
-        """Send the deferred writes now, in the order they were written, in one round trip."""
-        if self._deferred:
+        """Send the deferred writes now, in the order they were written, in one round trip, and wait for
+        them and for the writes sent ahead."""
+        if self._deferred or self._flight is not None:
             self._send([])
 
     def _pipelined(self, statements: Sequence[Statement]) -> list[list[Any]]:
@@ -545,7 +622,8 @@ class UnitOfWork:
             yield
             self._deferred.append(("RELEASE SAVEPOINT message", ()))
             self.flush_writes()  # inside the savepoint: a row that fails is this block's failure
-        except BaseException:
+        except BaseException as error:
+            self.abandon_writes(error)
             began = not self._deferred or self._deferred[0][0] != "SAVEPOINT message"
             self._deferred.clear()
             self._deferred_rows.clear()
@@ -1312,6 +1390,10 @@ def unit_of_work(engine: Engine) -> Iterator[UnitOfWork]:
     """Open a transaction that commits when the block ends and rolls back when it raises."""
     with engine.begin() as conn:
         uow = UnitOfWork(conn)
-        yield uow
-        uow.flush_writes()
+        try:
+            yield uow
+            uow.flush_writes()
+        except BaseException as error:
+            uow.abandon_writes(error)  # before the rollback: the connection must leave pipeline mode
+            raise
         uow.flush_counts()

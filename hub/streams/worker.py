@@ -131,6 +131,7 @@ def _apply_batch(
         for message, command in zip(messages, commands, strict=True):
             if not isolate:
                 outcomes.append(apply_message(uow, message, command, source, ctx))
+                uow.send_writes()  # PostgreSQL writes this message while the next one is worked out
                 continue
             try:
                 with uow.savepoint():

@@ -110,6 +110,48 @@ def test_one_poisonous_message_in_a_batch_is_dead_lettered_alone(
     assert rows(hub.engine, "SELECT count(*) AS n FROM source_record")[0].n == 4
 
 
+def test_a_write_the_database_refuses_after_its_message_dead_letters_that_message_alone(hub: Hub) -> None:
+    """A message's writes go to PostgreSQL while the next message is worked out (`send_writes`); one that
+    PostgreSQL refuses fails the batch at its next read, the batch is applied again message by message,
+    and the connection goes back to the pool out of pipeline mode."""
+    documents = [envelope("crm", f"W-{n}", crm_organisation(f"Refused {n} Ltd")) for n in range(5)]
+    refused = documents[2]["message_id"]
+    with hub.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION refuse_w2() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.cause->>'message_id' = '" + refused + "' THEN"
+            " RAISE EXCEPTION 'a constraint this message breaks'; END IF; RETURN NEW; END $$"
+        )
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse_w2 BEFORE INSERT ON golden_version"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_w2()"
+        )
+    messages = [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate(documents)
+    ]
+
+    assert process_batch(hub, "crm", messages) == [
+        "applied",
+        "applied",
+        "dead_lettered",
+        "applied",
+        "applied",
+    ]
+
+    letter = rows(hub.engine, "SELECT message_id, errors FROM dead_letter")[0]
+    assert letter.message_id == refused
+    assert "a constraint this message breaks" in letter.errors[0]["message"]
+    assert rows(hub.engine, "SELECT count(*) AS n FROM golden_version")[0].n == 4
+    later = envelope("crm", "W-later", crm_organisation("Accepted Later Ltd"))
+    assert process_batch(
+        hub, "crm", [InboundMessage("source.crm.customer.v1", 0, 9, b"W-later", encode(later))]
+    ) == ["applied"]
+    with hub.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None and raw.pgconn.pipeline_status == 0  # not left in pipeline mode
+
+
 def test_a_message_delivered_twice_within_one_batch_is_applied_once(hub: Hub) -> None:
     documents = [envelope("crm", f"T-{n}", crm_organisation(f"Twice {n} Ltd")) for n in range(2)]
     messages = [
