@@ -120,24 +120,39 @@ def field_errors(error: ValidationError, prefix: str = "") -> tuple[FieldError, 
 
 
 NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+SURROGATE_MESSAGE = "must not contain an unpaired UTF-16 surrogate (an escape from \\ud800 to \\udfff)"
 
 
-def nul_paths(document: Any, path: str = "") -> list[str]:
-    """Return the paths of the strings (values or keys) in a JSON document that hold a NUL character."""
-    found: list[str] = []
+def _unstorable(text: str) -> str | None:
+    """Say why PostgreSQL cannot store a string: a NUL character, or a surrogate JSON escaped alone."""
+    if "\x00" in text:
+        return NUL_MESSAGE
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _readable(text: str) -> str:
+    """A key fit to name in an error path: without NULs, with U+FFFD for a lone surrogate."""
+    return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text.replace("\x00", ""))
+
+
+def unstorable_paths(document: Any, path: str = "") -> list[FieldError]:
+    """Return the paths of the strings (values or keys) in a JSON document that PostgreSQL cannot store."""
+    found: list[FieldError] = []
     if isinstance(document, str):
-        if "\x00" in document:
-            found.append(path or "$")
+        if (why := _unstorable(document)) is not None:
+            found.append(FieldError(path or "$", why))
     elif isinstance(document, dict):
         for key, value in document.items():
-            clean = key.replace("\x00", "")
+            clean = _readable(key)
             inner = f"{path}.{clean}" if path else clean
-            if "\x00" in key:
-                found.append(inner)
-            found += nul_paths(value, inner)
+            if (why := _unstorable(key)) is not None:
+                found.append(FieldError(inner, why))
+            found += unstorable_paths(value, inner)
     elif isinstance(document, list):
         for index, value in enumerate(document):
-            found += nul_paths(value, f"{path}[{index}]")
+            found += unstorable_paths(value, f"{path}[{index}]")
     return found
 
 
@@ -167,15 +182,20 @@ def read_message(
         )
     raw_id = document.get("message_id") if isinstance(document, dict) else None
     message_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else None
-    # JSON spells NUL `\\u0000`; only a message containing that is walked
-    nul = tuple(FieldError(p, NUL_MESSAGE) for p in nul_paths(document)) if "\\u0000" in text else ()
-    if nul:
-        in_payload = all(e.path.startswith("payload") for e in nul)
+    # JSON spells NUL `\\u0000` and a surrogate `\\udXXX`; only a message containing those is walked
+    lowered = text.lower() if "\\u" in text else ""
+    unstorable = tuple(unstorable_paths(document)) if "\\u0000" in lowered or "\\ud" in lowered else ()
+    if unstorable:
+        in_payload = all(e.path.startswith("payload") for e in unstorable)
+        what = {e.message for e in unstorable}
         return Rejection(
             "invalid_payload" if in_payload else "invalid_envelope",
-            "text must not contain the NUL character (U+0000), which PostgreSQL cannot store",
-            nul,
-            message_id if message_id is not None and "\x00" not in message_id else None,
+            "text must not contain the NUL character (U+0000), which PostgreSQL cannot store"
+            if what == {NUL_MESSAGE}
+            else "text must not contain NUL characters or unpaired UTF-16 surrogates, which PostgreSQL"
+            " cannot store",
+            unstorable,
+            message_id if message_id is not None and _unstorable(message_id) is None else None,
         )
     try:
         envelope = Envelope.model_validate(document)

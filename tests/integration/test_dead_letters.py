@@ -78,6 +78,18 @@ BAD_INPUT = [
         "source_record_id",
     ),
     (
+        "an unpaired surrogate escaped in a customer's name, which is no character and PostgreSQL refuses",
+        encode(envelope("crm", "B-12", crm_organisation("Half \ud800 Surrogate Ltd"))),
+        "invalid_payload",
+        "payload.legal_name",
+    ),
+    (
+        "an unpaired surrogate in the key of a custom field",
+        encode(envelope("crm", "B-13", crm_organisation("Key Ltd", custom_fields={"note\udc00": "x"}))),
+        "invalid_payload",
+        "payload.custom_fields.note\ufffd",
+    ),
+    (
         "a customer with no name, identifier, email or phone",
         encode(envelope("crm", "B-7", {"party_type": "organization", "phones": ["not a phone"]})),
         "unidentifiable",
