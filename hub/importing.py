@@ -30,8 +30,8 @@ physical lines, counting from 1 (in a CSV the header is line 1; a row spanning s
 is numbered by its first line).
 
 Rejected rows go to a JSON Lines rejects file, one object per row: `line`, `message_id` (or null),
-`error_code` (those of SPEC 5 step 1, plus `malformed_row` for a CSV row with more cells than the header
-and `failed` for a row the hub raised an error on), `message`, `errors` (`path`, `message`, and for CSV
+`error_code` (those of SPEC 5 step 1, plus `malformed_row` for a CSV row with more or fewer cells than the
+header or that is not valid CSV, and `failed` for a row the hub raised an error on), `message`, `errors` (`path`, `message`, and for CSV
 the `column` of the file) and `raw` (the line as text, or the CSV row as a column-to-cell object).
 """
 
@@ -63,6 +63,10 @@ PAYLOAD_PREFIX = "payload."
 CHECKPOINT_SUFFIX = ".hub-import.json"
 REJECTS_SUFFIX = ".rejects.jsonl"
 CHECKPOINT_VERSION = 1
+UTF8_BOM = b"\xef\xbb\xbf"
+#: The longest CSV cell read (the csv module's default is 131,072 characters): a row longer than a message
+#: may be is then rejected as payload_too_large, and a longer cell is an error of its row alone.
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
 
 Segment = str | int
 Path_ = tuple[Segment, ...]
@@ -236,6 +240,8 @@ def _jsonl_rows(facts: FileFacts, after_line: int) -> Iterator[ImportRow]:
             if line <= after_line:
                 continue
             value = raw.rstrip(b"\r\n")
+            if line == 1:
+                value = value.removeprefix(UTF8_BOM)  # as a CSV may begin, and an editor may save it
             if not value.strip():
                 continue
             try:
@@ -254,11 +260,20 @@ def _jsonl_rows(facts: FileFacts, after_line: int) -> Iterator[ImportRow]:
                     document["occurred_at"] = facts.default_occurred_at
                     filled = True
                 if filled:
-                    value = json.dumps(document, ensure_ascii=False).encode()
+                    value = _encode(document)
                 key = document.get("source_record_id")
                 yield ImportRow(line, value, text, key.encode() if isinstance(key, str) else None)
             else:
                 yield ImportRow(line, value, text)
+
+
+def _encode(document: Any) -> bytes:
+    """Encode a row's envelope as UTF-8 JSON; a lone surrogate the line escaped stays escaped, so that the
+    intake rejects it at its field as the stream does."""
+    try:
+        return json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(document).encode()
 
 
 # -- CSV columns ------------------------------------------------------------------------------------------
@@ -291,6 +306,9 @@ def _split_column(name: str) -> Path_:
 def csv_layout(header: Sequence[str], source: str) -> CsvLayout:
     """Read a CSV header, or raise ImportFileError saying which column breaks the convention."""
     columns = tuple(h.strip() for h in header)
+    for index, name in enumerate(columns):
+        if _not_utf8(name):
+            raise ImportFileError(f"column {index + 1} of the header is not UTF-8")
     seen: set[str] = set()
     envelope: dict[str, int] = {}
     payload: list[tuple[int, Path_]] = []
@@ -358,10 +376,96 @@ def _walk_type(annotation: Any, path: tuple[str, ...], found: set[tuple[str, ...
         _walk_booleans(annotation, path, found, depth + 1)
 
 
+class _Lines:
+    """The file's physical lines for the csv reader, remembering those of the record being read so that a
+    record that is not valid CSV can be given back but for its first line, and read again from the next."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self._handle = handle
+        self._given_back: list[str] = []
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._given_back.pop() if self._given_back else next(self._handle)
+        self.taken.append(line)
+        return line
+
+    def give_back(self, lines: Sequence[str]) -> None:
+        self._given_back.extend(reversed(lines))
+
+
+def contract_paths(source: str) -> frozenset[tuple[str, ...]]:
+    """Return the payload paths the source's contract names ("*" for a list position or any key of a map;
+    a path ending in "**" takes anything below it)."""
+    model = PAYLOAD_MODELS.get(source)
+    found: set[tuple[str, ...]] = set()
+    if model is not None:
+        _walk_fields(model, (), found, depth=0)
+    return frozenset(found)
+
+
+def _walk_fields(
+    model: type[BaseModel], prefix: tuple[str, ...], found: set[tuple[str, ...]], depth: int
+) -> None:
+    for name, info in model.model_fields.items():
+        _walk_field_type(info.annotation, (*prefix, name), found, depth)
+
+
+def _walk_field_type(annotation: Any, path: tuple[str, ...], found: set[tuple[str, ...]], depth: int) -> None:
+    origin = typing.get_origin(annotation)
+    if depth > 5:
+        found.add((*path, "**"))
+    elif origin is typing.Annotated:
+        _walk_field_type(typing.get_args(annotation)[0], path, found, depth)
+    elif origin in (typing.Union, types.UnionType):
+        for member in typing.get_args(annotation):
+            if member is not type(None):
+                _walk_field_type(member, path, found, depth)
+    elif origin is list:
+        _walk_field_type(typing.get_args(annotation)[0], (*path, "*"), found, depth + 1)
+    elif origin is dict or annotation is dict:
+        found.add((*path, "**"))
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        _walk_fields(annotation, path, found, depth + 1)
+    else:
+        found.add(path)
+
+
+def unknown_columns(facts: FileFacts, source: str) -> list[str]:
+    """Return the CSV header's payload columns the source's contract does not name (a misspelt `emial` is
+    kept as text on the source record, and matches and merges nothing)."""
+    if facts.file_format != "csv":
+        return []
+    with facts.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        try:
+            header = next(csv.reader(handle))
+        except (StopIteration, csv.Error):
+            return []
+    known = contract_paths(source)
+    unknown = []
+    for raw in header:
+        name = raw.strip()
+        if not name or name in ENVELOPE_COLUMNS:
+            continue
+        parts = tuple("*" if p.isdigit() else p for p in name.removeprefix(PAYLOAD_PREFIX).split("."))
+        named = parts in known or any((*parts[:i], "**") in known for i in range(len(parts)))
+        if not named:
+            unknown.append(name)
+    return unknown
+
+
 def _csv_rows(facts: FileFacts, source: str, after_line: int) -> Iterator[ImportRow]:
+    """Read the rows strictly: a quote left open or a stray quote makes its row malformed (csv's lenient
+    default reads on to the next quote, taking the rows between into one cell), and the rows after it are
+    read from the line after the malformed row's first."""
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     # surrogateescape: a cell that is not UTF-8 rejects its row (not_utf8), not the whole file.
     with facts.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle)
+        lines = _Lines(handle)
+        reader = csv.reader(lines, strict=True)
         try:
             header = next(reader)
         except StopIteration:
@@ -369,22 +473,24 @@ def _csv_rows(facts: FileFacts, source: str, after_line: int) -> Iterator[Import
         except csv.Error as error:
             raise ImportFileError(f"the CSV header cannot be read: {error}") from error
         layout = csv_layout(header, source)
-        line_end = reader.line_num
+        start = len(lines.taken) + 1
         while True:
-            start = line_end + 1
+            lines.taken = []
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except csv.Error as error:
-                line_end = reader.line_num
+                first, *rest = lines.taken or [""]
+                lines.give_back(rest)
                 if start > after_line:
-                    yield _malformed(start, "", f"the row is not valid CSV: {error}")
+                    yield _malformed(start, first.rstrip("\r\n"), f"the row is not valid CSV: {error}")
+                start += 1
                 continue
-            line_end = reader.line_num
-            if start <= after_line or not any(c.strip() for c in cells):
+            line, start = start, start + len(lines.taken)
+            if line <= after_line or not any(c.strip() for c in cells):
                 continue
-            yield csv_row(layout, facts, start, cells)
+            yield csv_row(layout, facts, line, cells)
 
 
 def _malformed(line: int, raw: str | dict[str, str], message: str) -> ImportRow:
@@ -402,6 +508,11 @@ def csv_row(layout: CsvLayout, facts: FileFacts, line: int, cells: Sequence[str]
             return _malformed(
                 line, raw, f"the row has {len(cells)} cells but the header names {len(columns)} columns"
             )
+    elif len(cells) < len(columns):
+        # a row cut short (a truncated export) would otherwise empty the fields of its missing columns
+        return _malformed(
+            line, raw, f"the row has {len(cells)} cells but the header names {len(columns)} columns"
+        )
     bad = [name for name, cell in raw.items() if _not_utf8(cell)]
     if bad:
         readable = {
@@ -502,6 +613,9 @@ class Checkpoint:
     rejects_bytes: int
     counts: dict[str, int]
     complete: bool = False
+    #: the message id of the last row committed that the database marked processed: a database that does
+    #: not hold it is not the one the checkpoint's rows went into (another one, or one reset since)
+    last_message_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the document written to the checkpoint file."""
@@ -515,6 +629,7 @@ class Checkpoint:
             "rejects_bytes": self.rejects_bytes,
             "counts": self.counts,
             "complete": self.complete,
+            "last_message_id": self.last_message_id,
             "updated_at": datetime.now(UTC).isoformat(),
         }
 
@@ -527,6 +642,19 @@ def checkpoint_path(path: Path) -> Path:
 def rejects_path(path: Path) -> Path:
     """Return the default rejects file of an import of `path`: beside it."""
     return path.with_name(path.name + REJECTS_SUFFIX)
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Tell whether two spellings of a path name the same file (relative, absolute, through links)."""
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def check_rejects_path(rejects: Path, source_file: Path) -> None:
+    """Refuse a rejects file that would overwrite the file being imported, or that is a directory."""
+    if same_file(rejects, source_file):
+        raise ImportFileError(f"the rejects file {rejects} is the file being imported")
+    if rejects.is_dir():
+        raise ImportFileError(f"the rejects file {rejects} is a directory")
 
 
 def load_checkpoint(path: Path) -> Checkpoint | None:
@@ -544,6 +672,7 @@ def load_checkpoint(path: Path) -> Checkpoint | None:
             rejects_bytes=int(document.get("rejects_bytes", 0)),
             counts={str(k): int(v) for k, v in document.get("counts", {}).items()},
             complete=bool(document.get("complete", False)),
+            last_message_id=document.get("last_message_id"),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

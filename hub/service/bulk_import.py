@@ -42,12 +42,15 @@ from hub.importing import (
     ImportFileError,
     ImportRow,
     RejectsFile,
+    check_rejects_path,
     checkpoint_path,
     inspect_file,
     load_checkpoint,
     read_rows,
     rejects_path,
+    same_file,
     save_checkpoint,
+    unknown_columns,
 )
 from hub.service.credit import apply_exposure
 from hub.service.golden import PublishContext
@@ -102,6 +105,10 @@ class ImportReport:
     counts: Counter[str] = field(default_factory=Counter)
     #: rejects written to the rejects file over all runs of this file
     rejects_total: int = 0
+    #: why the checkpoint found was not resumed from, when it was not
+    checkpoint_ignored: str | None = None
+    #: CSV columns the source's contract does not name: kept as text, matched and merged on nothing
+    unknown_columns: list[str] = field(default_factory=list)
     elapsed: float = 0.0
 
     @property
@@ -116,6 +123,8 @@ class BatchResult:
 
     counts: Counter[str]
     rejects: list[dict[str, Any]]
+    #: the last row's message id the batch marked processed
+    last_message_id: str | None = None
 
 
 def import_file(
@@ -143,17 +152,32 @@ def import_file(
         raise ImportFileError(f"unknown source {source!r}: one of {', '.join(SOURCE_TOPICS)}")
     if batch_size < 1:
         raise ImportFileError("the batch size must be at least 1")
+    if max_batches is not None and max_batches < 1:
+        raise ImportFileError("the number of batches must be at least 1")
     facts = inspect_file(path, file_format)
     checkpoint_file = checkpoint or checkpoint_path(path)
     rejects_file = rejects or rejects_path(path)
-    previous = None if restart else load_checkpoint(checkpoint_file)
+    check_rejects_path(rejects_file, path)
+    on_disk = load_checkpoint(checkpoint_file)
+    ours = on_disk is not None and on_disk.rejects is not None and same_file(on_disk.rejects, rejects_file)
+    if rejects_file.exists() and not ours:
+        raise ImportFileError(
+            f"the rejects file {rejects_file} exists and no import of this file wrote it: move it away, "
+            "or name another file with --rejects"
+        )
+    previous = None if restart else on_disk
+    ignored = None
     if previous is not None and (previous.sha256 != facts.sha256 or previous.source != source):
-        what = (
+        ignored = (
             "the file changed" if previous.sha256 != facts.sha256 else f"it was for source {previous.source}"
         )
-        log.info("ignoring the checkpoint of %s (%s): importing from the top", path, what)
+    elif previous is not None and previous.last_message_id and not _holds(hub, previous.last_message_id):
+        ignored = "this database does not hold the rows it records: another database, or one reset since"
+    if ignored is not None:
+        log.warning("ignoring the checkpoint of %s (%s): importing from the top", path, ignored)
         previous = None
-    keep = previous.rejects_bytes if previous is not None and previous.rejects == str(rejects_file) else 0
+    keep = previous.rejects_bytes if previous is not None and ours else 0
+    last_message_id = previous.last_message_id if previous is not None else None
     counts_before: Counter[str] = Counter(previous.counts if previous is not None else {})
     report = ImportReport(
         file=path,
@@ -165,7 +189,11 @@ def import_file(
         already_complete=previous is not None and previous.complete,
         last_line=previous.line if previous is not None else 0,
         rejects_total=counts_before["rejected"] + counts_before["failed"] if keep else 0,
+        checkpoint_ignored=ignored,
+        unknown_columns=unknown_columns(facts, source),
     )
+    if report.unknown_columns:
+        log.warning("columns the %s contract does not name: %s", source, ", ".join(report.unknown_columns))
     if report.already_complete:
         report.complete = True
         return report
@@ -183,10 +211,11 @@ def import_file(
                 source=source,
                 line=line,
                 rows=rows_before + report.rows,
-                rejects=str(rejects_file),
+                rejects=str(rejects_file.resolve()),
                 rejects_bytes=sink.size,
                 counts=dict(total),
                 complete=complete,
+                last_message_id=last_message_id,
             ),
         )
 
@@ -204,6 +233,7 @@ def import_file(
         statistics = PlannerStatistics(hub.engine, batch_size)
         for batch in _batches(rows, batch_size):
             result = _apply_batch_with_retry(hub, source, facts, batch)
+            last_message_id = result.last_message_id or last_message_id
             statistics.applied(result.counts["applied"])
             sink.write(result.rejects)
             report.counts.update(result.counts)
@@ -227,6 +257,11 @@ def import_file(
     finally:
         sink.close()
     return report
+
+
+def _holds(hub: Hub, message_id: str) -> bool:
+    with unit_of_work(hub.engine) as uow:
+        return uow.is_processed(message_id)
 
 
 def _batches(rows: Iterator[ImportRow], size: int) -> Iterator[list[ImportRow]]:
@@ -304,6 +339,8 @@ def _apply_rows(
                 result.counts["failed" if outcome["error_code"] == "failed" else "rejected"] += 1
             else:
                 result.counts[outcome] += 1
+                result.last_message_id = command.message_id
+    result.rejects.sort(key=lambda entry: int(entry["line"]))  # read first, applied later: file order
     return result
 
 
@@ -433,6 +470,13 @@ def render_summary(report: ImportReport) -> str:
             "nothing to do. Use --restart to import it again (its rows would be duplicates)."
         )
         return "\n".join(lines)
+    if report.unknown_columns:
+        lines.append(
+            f"  warning: columns the {report.source} contract does not name, kept as text on the source"
+            f" record and neither matched nor merged: {', '.join(report.unknown_columns)}"
+        )
+    if report.checkpoint_ignored:
+        lines.append(f"  imported from the top: the checkpoint was not resumed ({report.checkpoint_ignored})")
     if report.resumed_after:
         lines.append(f"  resumed after line {report.resumed_after:,} (checkpoint {report.checkpoint_file})")
     lines += [
@@ -452,7 +496,10 @@ def render_summary(report: ImportReport) -> str:
         f"({report.rows_per_second:,.0f} rows/s, {report.batches:,} batches)"
     )
     if report.rejects_total:
-        lines.append(f"  rejects file  {report.rejects_file}  ({report.rejects_total:,} rows)")
+        rows = "row" if report.rejects_total == 1 else "rows"
+        lines.append(
+            f"  rejects file  {report.rejects_file}  ({report.rejects_total:,} {rows} over all runs)"
+        )
     else:
         lines.append("  rejects file  none (no row was rejected)")
     if not report.complete:

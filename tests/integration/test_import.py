@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +12,13 @@ import pytest
 
 from hub.bench.import_bench import BenchmarkRefused, bench_import_on, render
 from hub.bench.synthetic import synthetic_customer
-from hub.bootstrap import Hub
+from hub.bootstrap import Hub, bootstrap
 from hub.cli import main
-from hub.importing import checkpoint_path, flatten, load_checkpoint, rejects_path
+from hub.importing import ImportFileError, checkpoint_path, flatten, load_checkpoint, rejects_path
 from hub.service import bulk_import
-from hub.service.bulk_import import ImportReport, import_file
+from hub.service.bulk_import import ImportReport, import_file, render_summary
 from hub.service.messages import apply_message
+from hub.settings import Settings
 from hub.store import uow as uow_module
 from tests.integration.helpers import customer_events, outcome_counts, rows
 
@@ -289,6 +290,63 @@ def test_a_changed_file_is_imported_from_the_top_and_its_rows_with_message_ids_a
     assert golden_count(hub) == 12
 
 
+def test_a_checkpoint_is_not_resumed_into_a_database_that_does_not_hold_its_rows(
+    hub: Hub, tmp_path: Path, migrated_database: Callable[[str], str]
+) -> None:
+    # staging first, then production; or the database reset after a bad load: resuming would skip the rows
+    # the checkpoint counts as done, and leave them out of this database for good
+    path, expected = crm_csv(tmp_path)
+    import_file(hub, path, "crm", batch_size=10, max_batches=2)
+    other = bootstrap(Settings(database_url=migrated_database("other"), data_dir=tmp_path / "other"))
+    try:
+        report = import_file(other, path, "crm", batch_size=10)
+
+        assert report.resumed_after == 0
+        assert report.checkpoint_ignored is not None and "does not hold" in report.checkpoint_ignored
+        assert report.counts == {"applied": 30, "rejected": len(expected)}
+        assert golden_count(other) == 30
+        assert "the checkpoint was not resumed" in render_summary(report)
+        assert sorted(r["line"] for r in rejects_of(report)) == sorted(expected)
+    finally:
+        other.engine.dispose()
+    resumed = import_file(hub, path, "crm", batch_size=10)  # the first database holds them: no rerun there
+    assert resumed.already_complete is False and resumed.resumed_after == 0  # its checkpoint is the other's
+    assert (resumed.counts["duplicate"], resumed.counts["applied"]) == (19, 11)  # line 12 is a bad row
+
+
+def test_an_import_resumed_under_another_spelling_of_the_path_keeps_the_earlier_rejects(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, expected = crm_csv(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    import_file(hub, Path(path.name), "crm", batch_size=10, max_batches=2)
+
+    second = import_file(hub, path, "crm", batch_size=10)
+
+    assert second.resumed_after == 21
+    assert sorted(r["line"] for r in rejects_of(second)) == sorted(expected)
+
+
+def test_an_import_refuses_a_rejects_file_it_would_destroy(hub: Hub, tmp_path: Path) -> None:
+    path, _ = crm_csv(tmp_path)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("somebody's notes\n")
+    (tmp_path / "a-directory").mkdir()
+
+    with pytest.raises(ImportFileError, match="is the file being imported"):
+        import_file(hub, path, "crm", rejects=path)
+    with pytest.raises(ImportFileError, match="exists and no import of this file wrote it"):
+        import_file(hub, path, "crm", rejects=notes)
+    with pytest.raises(ImportFileError, match="is a directory"):
+        import_file(hub, path, "crm", rejects=tmp_path / "a-directory")
+    with pytest.raises(ImportFileError, match="number of batches must be at least 1"):
+        import_file(hub, path, "crm", max_batches=0)
+
+    assert notes.read_text() == "somebody's notes\n"
+    assert path.stat().st_size > 0
+    assert golden_count(hub) == 0
+
+
 def test_hub_import_on_the_command_line_prints_a_summary_and_exits_0_even_with_rejects(
     hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -340,6 +398,44 @@ def test_hub_import_of_a_missing_file_exits_2_before_touching_any_database(
 
     assert main(["import", str(tmp_path / "missing.csv"), "--source", "crm"]) == 2
     assert "missing.csv: no such file" in capsys.readouterr().err
+
+
+def test_hub_import_against_an_unreachable_database_exits_1_with_one_line_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = crm_csv(tmp_path)
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+
+    assert main(["import", str(path), "--source", "crm"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("hub import: cannot reach the database: ") and "Traceback" not in err
+
+
+def test_hub_import_stopped_with_ctrl_c_exits_130_and_says_how_to_resume(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = crm_csv(tmp_path)
+    assert hub.settings.database_url is not None
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    real_apply = bulk_import._apply_batch_with_retry
+    batches = {"n": 0}
+
+    def apply_then_ctrl_c(*args: Any) -> Any:
+        batches["n"] += 1
+        if batches["n"] == 2:
+            raise KeyboardInterrupt
+        return real_apply(*args)
+
+    monkeypatch.setattr(bulk_import, "_apply_batch_with_retry", apply_then_ctrl_c)
+
+    assert main(["import", str(path), "--source", "crm", "--batch-size", "10"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    monkeypatch.setattr(bulk_import, "_apply_batch_with_retry", real_apply)
+    assert main(["import", str(path), "--source", "crm", "--batch-size", "10"]) == 0
+    assert "resumed after line 11" in capsys.readouterr().out
+    assert golden_count(hub) == 30
 
 
 def test_a_csv_header_without_source_record_id_is_a_usage_error_and_applies_nothing(

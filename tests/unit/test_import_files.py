@@ -27,6 +27,7 @@ from hub.importing import (
     load_checkpoint,
     read_rows,
     save_checkpoint,
+    unknown_columns,
 )
 from hub.service.intake import ApplySourceChange, InboundMessage, Rejection, read_message
 
@@ -200,10 +201,93 @@ def test_a_row_with_more_cells_than_the_header_is_a_malformed_row(tmp_path: Path
     assert "3 cells but the header names 2 columns" in row.problem[1]
 
 
-def test_a_row_with_fewer_cells_than_the_header_has_the_missing_cells_absent(tmp_path: Path) -> None:
+def test_a_row_with_fewer_cells_than_the_header_is_malformed_rather_than_emptying_its_missing_fields(
+    tmp_path: Path,
+) -> None:
+    # a row is the record's whole state: read with its last cells absent, a row cut short by a truncated
+    # export would erase those fields of the customer
     row = one_row(tmp_path, "source_record_id,party_type,legal_name", "CRM-1,organization")
 
-    assert envelope(row)["payload"] == {"party_type": "organization"}
+    assert row.problem is not None
+    assert row.problem[:2] == ("malformed_row", "the row has 2 cells but the header names 3 columns")
+    assert row.raw == {"source_record_id": "CRM-1", "party_type": "organization"}
+
+
+def test_an_unclosed_quote_makes_its_row_malformed_and_the_rows_after_it_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_text(
+        "source_record_id,party_type,legal_name\n"
+        'Q-1,organization,"Unclosed Ltd\n'
+        "Q-2,organization,Second Ltd\n"
+        'Q-3,organization,"Quoted, Ltd"\n'
+        'Q-4,organization,"Stray" Quote Ltd\n'
+        "Q-5,organization,Last Ltd\n"
+    )
+    rows = list(read_rows(inspect_file(path), "crm"))
+
+    assert [(r.line, r.problem[0] if r.problem else None) for r in rows] == [
+        (2, "malformed_row"),
+        (3, None),
+        (4, None),
+        (5, "malformed_row"),
+        (6, None),
+    ]
+    assert rows[0].raw == 'Q-1,organization,"Unclosed Ltd'
+    assert [envelope(r)["payload"]["legal_name"] for r in rows if r.problem is None] == [
+        "Second Ltd",
+        "Quoted, Ltd",
+        "Last Ltd",
+    ]
+
+
+def test_a_quote_left_open_on_the_last_row_makes_that_row_malformed(tmp_path: Path) -> None:
+    path = tmp_path / "open.csv"
+    path.write_text('source_record_id,party_type,legal_name\nQ-1,organization,One\nQ-2,organization,"Two\n')
+    rows = list(read_rows(inspect_file(path), "crm"))
+
+    assert [(r.line, r.problem[0] if r.problem else None) for r in rows] == [(2, None), (3, "malformed_row")]
+
+
+def test_a_cell_longer_than_the_csv_modules_default_limit_is_read_whole(tmp_path: Path) -> None:
+    notes = "x" * 200_000 + "\nQ-FAKE,organization,Injected Ltd"
+    path = tmp_path / "long.csv"
+    path.write_text(
+        f'source_record_id,party_type,legal_name,custom_fields.notes\nQ-1,organization,One,"{notes}"\n'
+        "Q-2,organization,Two,\n"
+    )
+    rows = list(read_rows(inspect_file(path), "crm"))
+
+    assert [(r.line, r.problem) for r in rows] == [(2, None), (4, None)]
+    assert envelope(rows[0])["payload"]["custom_fields"]["notes"] == notes
+    assert envelope(rows[1])["source_record_id"] == "Q-2"
+
+
+def test_a_header_that_is_not_utf8_refuses_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1-header.csv"
+    path.write_bytes(b"source_record_id,party_type,Stra\xdfe\nCRM-1,organization,x\n")
+
+    with pytest.raises(ImportFileError, match="column 3 of the header is not UTF-8"):
+        list(read_rows(inspect_file(path), "crm"))
+
+
+def test_a_json_lines_file_may_begin_with_a_byte_order_mark(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    line = json.dumps({"source": "crm", "source_record_id": "B-1", "change": "upsert", "payload": {}})
+    path.write_bytes(b"\xef\xbb\xbf" + line.encode() + b"\n")
+    [row] = list(read_rows(inspect_file(path), "crm"))
+
+    assert envelope(row)["source_record_id"] == "B-1"
+
+
+def test_a_json_line_with_an_unpaired_surrogate_is_read_for_the_intake_to_reject(tmp_path: Path) -> None:
+    path = tmp_path / "surrogate.jsonl"
+    path.write_text('{"source": "crm", "source_record_id": "S-1", "payload": {"legal_name": "A\\ud800"}}\n')
+    [row] = list(read_rows(inspect_file(path), "crm"))
+
+    assert envelope(row)["payload"]["legal_name"] == "A\ud800"
+    rejection = read(row)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.error_code, rejection.errors[0].path) == ("invalid_payload", "payload.legal_name")
 
 
 def test_a_cell_that_is_not_utf8_rejects_its_row_only(tmp_path: Path) -> None:
@@ -386,3 +470,28 @@ def test_the_progress_bar_shows_rows_rate_and_eta_and_writes_lines_when_not_on_a
     assert "51.0%" in lines[0]
     assert "ETA 0:00:09" in lines[0]
     assert "\r" not in stream.getvalue()
+
+
+def test_csv_columns_the_sources_contract_does_not_name_are_told_apart_from_its_fields(
+    tmp_path: Path,
+) -> None:
+    header = (
+        "source_record_id,message_id,payload.legal_name,emails.0,tax_ids.1.value,custom_fields.sales_rep,"
+        "email,Phone Number,credit.limt\n"
+    )
+    found = facts(tmp_path, "columns.csv", header + "C-1,m,Name,a@b.example,x,rep,a@b.example,1,2\n")
+
+    assert unknown_columns(found, "crm") == ["email", "Phone Number", "credit.limt"]
+    assert unknown_columns(found, "pos") == [
+        "payload.legal_name",
+        "emails.0",
+        "tax_ids.1.value",
+        "custom_fields.sales_rep",
+        "Phone Number",
+        "credit.limt",
+    ]
+
+
+@pytest.mark.parametrize("example", sorted((EXAMPLES / "import").glob("*.csv")), ids=lambda p: p.name)
+def test_the_example_files_name_only_columns_of_their_sources_contract(example: Path) -> None:
+    assert unknown_columns(inspect_file(example), example.stem) == []
