@@ -31,8 +31,9 @@ is numbered by its first line).
 
 Rejected rows go to a JSON Lines rejects file, one object per row: `line`, `message_id` (or null),
 `error_code` (those of SPEC 5 step 1, plus `malformed_row` for a CSV row with more or fewer cells than the
-header or that is not valid CSV, and `failed` for a row the hub raised an error on), `message`, `errors` (`path`, `message`, and for CSV
-the `column` of the file) and `raw` (the line as text, or the CSV row as a column-to-cell object).
+header or that is not valid CSV, and `failed` for a row the hub raised an error on), `message`, `errors`
+(`path`, `message`, and for CSV the `column` of the file) and `raw` (the line as text, or the CSV row as a
+column-to-cell object; a row that is not valid CSV, its first line).
 """
 
 from __future__ import annotations
