@@ -346,35 +346,51 @@ def _check_shape(paths: Sequence[Path_]) -> None:
 
 def boolean_paths(source: str) -> frozenset[tuple[str, ...]]:
     """Return the payload paths the source's contract types as booleans ("*" for a list position)."""
+    return frozenset(path for path, annotation in _contract_leaves(source) if annotation is bool)
+
+
+def contract_paths(source: str) -> frozenset[tuple[str, ...]]:
+    """Return the payload paths the source's contract names ("*" for a list position; a path ending in "**"
+    takes anything below it, as the keys of a map)."""
+    return frozenset(path for path, _ in _contract_leaves(source))
+
+
+def _contract_leaves(source: str) -> list[tuple[tuple[str, ...], Any]]:
+    """The source's contract as (payload path, type of the value there) pairs."""
     model = PAYLOAD_MODELS.get(source)
-    found: set[tuple[str, ...]] = set()
+    found: list[tuple[tuple[str, ...], Any]] = []
     if model is not None:
-        _walk_booleans(model, (), found, depth=0)
-    return frozenset(found)
+        _walk_model(model, (), found, depth=0)
+    return found
 
 
-def _walk_booleans(
-    model: type[BaseModel], prefix: tuple[str, ...], found: set[tuple[str, ...]], depth: int
+def _walk_model(
+    model: type[BaseModel], prefix: tuple[str, ...], found: list[tuple[tuple[str, ...], Any]], depth: int
 ) -> None:
     for name, info in model.model_fields.items():
         _walk_type(info.annotation, (*prefix, name), found, depth)
 
 
-def _walk_type(annotation: Any, path: tuple[str, ...], found: set[tuple[str, ...]], depth: int) -> None:
-    if depth > 5:
-        return
+def _walk_type(
+    annotation: Any, path: tuple[str, ...], found: list[tuple[tuple[str, ...], Any]], depth: int
+) -> None:
     origin = typing.get_origin(annotation)
-    if annotation is bool:
-        found.add(path)
+    if depth > 5:
+        found.append(((*path, "**"), Any))
     elif origin is typing.Annotated:
         _walk_type(typing.get_args(annotation)[0], path, found, depth)
     elif origin in (typing.Union, types.UnionType):
         for member in typing.get_args(annotation):
-            _walk_type(member, path, found, depth)
+            if member is not type(None):
+                _walk_type(member, path, found, depth)
     elif origin is list:
         _walk_type(typing.get_args(annotation)[0], (*path, "*"), found, depth + 1)
+    elif origin is dict or annotation is dict:
+        found.append(((*path, "**"), annotation))
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        _walk_booleans(annotation, path, found, depth + 1)
+        _walk_model(annotation, path, found, depth + 1)
+    else:
+        found.append((path, annotation))
 
 
 class _Lines:
@@ -396,43 +412,6 @@ class _Lines:
 
     def give_back(self, lines: Sequence[str]) -> None:
         self._given_back.extend(reversed(lines))
-
-
-def contract_paths(source: str) -> frozenset[tuple[str, ...]]:
-    """Return the payload paths the source's contract names ("*" for a list position or any key of a map;
-    a path ending in "**" takes anything below it)."""
-    model = PAYLOAD_MODELS.get(source)
-    found: set[tuple[str, ...]] = set()
-    if model is not None:
-        _walk_fields(model, (), found, depth=0)
-    return frozenset(found)
-
-
-def _walk_fields(
-    model: type[BaseModel], prefix: tuple[str, ...], found: set[tuple[str, ...]], depth: int
-) -> None:
-    for name, info in model.model_fields.items():
-        _walk_field_type(info.annotation, (*prefix, name), found, depth)
-
-
-def _walk_field_type(annotation: Any, path: tuple[str, ...], found: set[tuple[str, ...]], depth: int) -> None:
-    origin = typing.get_origin(annotation)
-    if depth > 5:
-        found.add((*path, "**"))
-    elif origin is typing.Annotated:
-        _walk_field_type(typing.get_args(annotation)[0], path, found, depth)
-    elif origin in (typing.Union, types.UnionType):
-        for member in typing.get_args(annotation):
-            if member is not type(None):
-                _walk_field_type(member, path, found, depth)
-    elif origin is list:
-        _walk_field_type(typing.get_args(annotation)[0], (*path, "*"), found, depth + 1)
-    elif origin is dict or annotation is dict:
-        found.add((*path, "**"))
-    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        _walk_fields(annotation, path, found, depth + 1)
-    else:
-        found.add(path)
 
 
 def unknown_columns(facts: FileFacts, source: str) -> list[str]:

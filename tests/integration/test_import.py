@@ -82,6 +82,13 @@ def golden_count(hub: Hub) -> int:
     return int(found[0].n)
 
 
+def point_the_cli_at(hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `hub` commands run in this test use the test's database."""
+    assert hub.settings.database_url is not None
+    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+
+
 def rejects_of(report: ImportReport) -> list[dict[str, Any]]:
     return [json.loads(line) for line in report.rejects_file.read_text().splitlines()]
 
@@ -351,9 +358,7 @@ def test_hub_import_on_the_command_line_prints_a_summary_and_exits_0_even_with_r
     hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, expected = crm_csv(tmp_path)
-    assert hub.settings.database_url is not None
-    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    point_the_cli_at(hub, tmp_path, monkeypatch)
     rejects = tmp_path / "bad-rows.jsonl"
 
     code = main(["import", str(path), "--source", "crm", "--rejects", str(rejects), "--batch-size", "7"])
@@ -383,9 +388,7 @@ def test_hub_import_refuses_a_usage_error_with_exit_code_2_and_a_precise_message
     complaint: str,
 ) -> None:
     path, _ = crm_csv(tmp_path)
-    assert hub.settings.database_url is not None
-    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    point_the_cli_at(hub, tmp_path, monkeypatch)
 
     assert main(["import", str(path), *args]) == 2
     assert complaint in capsys.readouterr().err
@@ -416,9 +419,7 @@ def test_hub_import_stopped_with_ctrl_c_exits_130_and_says_how_to_resume(
     hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path, _ = crm_csv(tmp_path)
-    assert hub.settings.database_url is not None
-    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    point_the_cli_at(hub, tmp_path, monkeypatch)
     real_apply = bulk_import._apply_batch_with_retry
     batches = {"n": 0}
 
@@ -444,9 +445,7 @@ def test_a_csv_header_without_source_record_id_is_a_usage_error_and_applies_noth
     path = write_csv(
         tmp_path / "no-ids.csv", [{"party_type": "organization", "legal_name": "Novo Handel A/S"}]
     )
-    assert hub.settings.database_url is not None
-    monkeypatch.setenv("HUB_DATABASE_URL", hub.settings.database_url)
-    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "data"))
+    point_the_cli_at(hub, tmp_path, monkeypatch)
 
     assert main(["import", str(path), "--source", "crm"]) == 2
     assert "no source_record_id column" in capsys.readouterr().err
