@@ -178,7 +178,9 @@ def read_message(
         document = json.loads(text)
     except json.JSONDecodeError as error:
         return Rejection(
-            "not_json", f"message is not JSON: {error.msg}", (FieldError("$", f"line {error.lineno}"),)
+            "not_json",
+            f"message is not JSON: {error.msg}",
+            (FieldError("$", f"{error.msg} at character {error.pos + 1} of the message"),),
         )
     raw_id = document.get("message_id") if isinstance(document, dict) else None
     message_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else None

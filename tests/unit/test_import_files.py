@@ -393,6 +393,8 @@ def test_json_lines_keep_their_envelope_and_fill_only_a_missing_message_id_or_oc
     rejection = read(rows[2])
     assert isinstance(rejection, Rejection)
     assert rejection.error_code == "not_json"
+    # where in the message, not a line number to mistake for the file's
+    assert rejection.errors[0].message == "Expecting value at character 1 of the message"
     assert rows[2].raw == "not json"
 
 
