@@ -149,13 +149,19 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     except ImportFileError as error:
         print(f"hub import: {error}", file=sys.stderr)
         return 2
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
 
     try:
         hub = _hub(resolve_settings(settings))
     except (DBAPIError, OSError) as error:
         print(f"hub import: cannot reach the database: {_first_line(error)}", file=sys.stderr)
         return 1
+    except (ArgumentError, ImportError) as error:
+        print(
+            f"hub import: HUB_DATABASE_URL is not a PostgreSQL URL the hub can use: {_first_line(error)}",
+            file=sys.stderr,
+        )
+        return 2
     if unknown:  # said before an hour-long load, not only in its summary
         print(
             f"hub import: warning: columns the {args.source} contract does not name, kept as text on the"

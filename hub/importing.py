@@ -262,10 +262,18 @@ def _jsonl_rows(facts: FileFacts, after_line: int) -> Iterator[ImportRow]:
                     filled = True
                 if filled:
                     value = _encode(document)
-                key = document.get("source_record_id")
-                yield ImportRow(line, value, text, key.encode() if isinstance(key, str) else None)
+                yield ImportRow(line, value, text, _key(document.get("source_record_id")))
             else:
                 yield ImportRow(line, value, text)
+
+
+def _key(source_record_id: Any) -> bytes | None:
+    """The row's message key: none for an id that is not text or holds a lone surrogate (the intake
+    rejects both)."""
+    try:
+        return source_record_id.encode() if isinstance(source_record_id, str) else None
+    except UnicodeEncodeError:
+        return None
 
 
 def _encode(document: Any) -> bytes:
@@ -424,6 +432,7 @@ def unknown_columns(facts: FileFacts, source: str) -> list[str]:
             header = next(csv.reader(handle))
         except (StopIteration, csv.Error):
             return []
+    csv_layout(header, source)  # a header that cannot be read refuses the file before anything is said of it
     known = contract_paths(source)
     unknown = []
     for raw in header:
@@ -441,7 +450,7 @@ def _csv_rows(facts: FileFacts, source: str, after_line: int) -> Iterator[Import
     """Read the rows strictly: a quote left open or a stray quote makes its row malformed (csv's lenient
     default reads on to the next quote, taking the rows between into one cell), and the rows after it are
     read from the line after the malformed row's first."""
-    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     # surrogateescape: a cell that is not UTF-8 rejects its row (not_utf8), not the whole file.
     with facts.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         lines = _Lines(handle)
@@ -461,6 +470,12 @@ def _csv_rows(facts: FileFacts, source: str, after_line: int) -> Iterator[Import
             except StopIteration:
                 return
             except csv.Error as error:
+                if "field larger than field limit" in str(error):
+                    # where the cell ends is unknown: reading on inside it would take its text for rows
+                    raise ImportFileError(
+                        f"line {start}: a cell is longer than {CSV_FIELD_LIMIT:,} characters; fix or split"
+                        " the file (the batches committed before it are kept)"
+                    ) from error
                 first, *rest = lines.taken or [""]
                 lines.give_back(rest)
                 if start > after_line:
@@ -629,10 +644,13 @@ def same_file(a: str | Path, b: str | Path) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
-def check_rejects_path(rejects: Path, source_file: Path) -> None:
-    """Refuse a rejects file that would overwrite the file being imported, or that is a directory."""
+def check_rejects_path(rejects: Path, source_file: Path, checkpoint: Path) -> None:
+    """Refuse a rejects file that would overwrite the file being imported or its checkpoint, or that is a
+    directory."""
     if same_file(rejects, source_file):
         raise ImportFileError(f"the rejects file {rejects} is the file being imported")
+    if same_file(rejects, checkpoint):
+        raise ImportFileError(f"the rejects file {rejects} is the import's checkpoint")
     if rejects.is_dir():
         raise ImportFileError(f"the rejects file {rejects} is a directory")
 

@@ -156,15 +156,7 @@ def import_file(
         raise ImportFileError("the number of batches must be at least 1")
     facts = inspect_file(path, file_format)
     checkpoint_file = checkpoint or checkpoint_path(path)
-    rejects_file = rejects or rejects_path(path)
-    check_rejects_path(rejects_file, path)
     on_disk = load_checkpoint(checkpoint_file)
-    ours = on_disk is not None and on_disk.rejects is not None and same_file(on_disk.rejects, rejects_file)
-    if rejects_file.exists() and not ours:
-        raise ImportFileError(
-            f"the rejects file {rejects_file} exists and no import of this file wrote it: move it away, "
-            "or name another file with --rejects"
-        )
     previous = None if restart else on_disk
     ignored = None
     if previous is not None and (previous.sha256 != facts.sha256 or previous.source != source):
@@ -176,6 +168,16 @@ def import_file(
     if ignored is not None:
         log.warning("ignoring the checkpoint of %s (%s): importing from the top", path, ignored)
         previous = None
+    # a resumed import goes on writing where it wrote before, unless told otherwise
+    resumed_rejects = Path(previous.rejects) if previous is not None and previous.rejects else None
+    rejects_file = rejects or resumed_rejects or rejects_path(path)
+    check_rejects_path(rejects_file, path, checkpoint_file)
+    ours = on_disk is not None and on_disk.rejects is not None and same_file(on_disk.rejects, rejects_file)
+    if rejects_file.exists() and not ours:
+        raise ImportFileError(
+            f"the rejects file {rejects_file} exists and no import of this file wrote it: move it away, "
+            "or name another file with --rejects"
+        )
     keep = previous.rejects_bytes if previous is not None and ours else 0
     last_message_id = previous.last_message_id if previous is not None else None
     counts_before: Counter[str] = Counter(previous.counts if previous is not None else {})
@@ -192,8 +194,6 @@ def import_file(
         checkpoint_ignored=ignored,
         unknown_columns=unknown_columns(facts, source),
     )
-    if report.unknown_columns:
-        log.warning("columns the %s contract does not name: %s", source, ", ".join(report.unknown_columns))
     if report.already_complete:
         report.complete = True
         return report

@@ -334,6 +334,21 @@ def test_an_import_resumed_under_another_spelling_of_the_path_keeps_the_earlier_
     assert sorted(r["line"] for r in rejects_of(second)) == sorted(expected)
 
 
+def test_an_import_resumed_without_its_rejects_option_goes_on_writing_the_same_rejects_file(
+    hub: Hub, tmp_path: Path
+) -> None:
+    path, expected = crm_csv(tmp_path)
+    chosen = tmp_path / "out" / "bad-rows.jsonl"
+    import_file(hub, path, "crm", batch_size=10, max_batches=2, rejects=chosen)
+
+    second = import_file(hub, path, "crm", batch_size=10)
+
+    assert second.rejects_file == chosen
+    assert second.rejects_total == len(expected)
+    assert sorted(r["line"] for r in rejects_of(second)) == sorted(expected)
+    assert not rejects_path(path).exists()
+
+
 def test_an_import_refuses_a_rejects_file_it_would_destroy(hub: Hub, tmp_path: Path) -> None:
     path, _ = crm_csv(tmp_path)
     notes = tmp_path / "notes.txt"
@@ -344,6 +359,8 @@ def test_an_import_refuses_a_rejects_file_it_would_destroy(hub: Hub, tmp_path: P
         import_file(hub, path, "crm", rejects=path)
     with pytest.raises(ImportFileError, match="exists and no import of this file wrote it"):
         import_file(hub, path, "crm", rejects=notes)
+    with pytest.raises(ImportFileError, match="is the import's checkpoint"):
+        import_file(hub, path, "crm", rejects=checkpoint_path(path))
     with pytest.raises(ImportFileError, match="is a directory"):
         import_file(hub, path, "crm", rejects=tmp_path / "a-directory")
     with pytest.raises(ImportFileError, match="number of batches must be at least 1"):

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from hub import importing
 from hub.importing import (
     Checkpoint,
     FileFacts,
@@ -497,3 +498,33 @@ def test_csv_columns_the_sources_contract_does_not_name_are_told_apart_from_its_
 @pytest.mark.parametrize("example", sorted((EXAMPLES / "import").glob("*.csv")), ids=lambda p: p.name)
 def test_the_example_files_name_only_columns_of_their_sources_contract(example: Path) -> None:
     assert unknown_columns(inspect_file(example), example.stem) == []
+
+
+def test_a_cell_longer_than_the_limit_stops_the_file_rather_than_reading_on_inside_the_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "CSV_FIELD_LIMIT", 1000)
+    cell = "x" * 600 + "\nQ-FAKE,organization,Injected Ltd,\n" + "y" * 600
+    path = tmp_path / "huge.csv"
+    path.write_text(
+        "source_record_id,party_type,legal_name,custom_fields.notes\n"
+        f'Q-1,organization,One,\nQ-2,organization,Two,"{cell}"\nQ-3,organization,Three,\n'
+    )
+    rows = read_rows(inspect_file(path), "crm")
+
+    assert envelope(next(rows))["source_record_id"] == "Q-1"
+    with pytest.raises(ImportFileError, match="line 3: a cell is longer than 1,000 characters"):
+        next(rows)
+
+
+def test_a_json_line_whose_source_record_id_holds_a_lone_surrogate_is_rejected_at_that_field(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "id.jsonl"
+    path.write_text('{"source": "crm", "source_record_id": "S-\\ud800", "payload": {"legal_name": "A"}}\n')
+    [row] = list(read_rows(inspect_file(path), "crm"))
+
+    assert row.key is None
+    rejection = read(row)
+    assert isinstance(rejection, Rejection)
+    assert (rejection.error_code, rejection.errors[0].path) == ("invalid_envelope", "source_record_id")
