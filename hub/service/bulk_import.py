@@ -253,6 +253,8 @@ def import_file(
             report.complete = True
             report.last_line = facts.lines
             record(facts.lines, complete=True)
+            if progress is not None:  # the last row may span lines (quoted newlines): the bar ends full
+                progress(facts.lines, report.rows)
         report.elapsed = time.monotonic() - started
     finally:
         sink.close()

@@ -349,6 +349,20 @@ def test_an_import_resumed_without_its_rejects_option_goes_on_writing_the_same_r
     assert not rejects_path(path).exists()
 
 
+def test_the_progress_of_a_complete_import_reaches_the_files_last_line(hub: Hub, tmp_path: Path) -> None:
+    path = tmp_path / "multiline.csv"
+    path.write_text(
+        "source_record_id,party_type,legal_name,custom_fields.note\n"
+        'M-1,organization,Multi Line Ltd,"first line\nsecond line\nthird line"\n'
+    )
+    shown: list[tuple[int, int]] = []
+
+    report = import_file(hub, path, "crm", progress=lambda line, done: shown.append((line, done)))
+
+    assert report.counts == {"applied": 1}
+    assert shown[-1] == (4, 1)  # the row starts on line 2 and ends on line 4
+
+
 def test_an_import_refuses_a_rejects_file_it_would_destroy(hub: Hub, tmp_path: Path) -> None:
     path, _ = crm_csv(tmp_path)
     notes = tmp_path / "notes.txt"
