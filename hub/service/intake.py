@@ -156,6 +156,33 @@ def unstorable_paths(document: Any, path: str = "") -> list[FieldError]:
     return found
 
 
+#: How deep a message's JSON may nest. The contracts nest four levels; a message nested thousands deep
+#: would exhaust the stack of every reader after the hub.
+MAX_NESTING = 64
+
+
+def _too_deep() -> Rejection:
+    return Rejection(
+        "invalid_payload",
+        f"the message nests deeper than {MAX_NESTING} levels of objects and arrays",
+        (FieldError("$", f"nested deeper than {MAX_NESTING} levels"),),
+    )
+
+
+def _nesting(document: Any) -> int:
+    """Return how deep objects and arrays nest in a JSON document, without recursing."""
+    deepest, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_NESTING:
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def read_message(
     message: InboundMessage,
     *,
@@ -176,12 +203,16 @@ def read_message(
         return Rejection("not_utf8", f"message is not UTF-8: {error.reason} at byte {error.start}")
     try:
         document = json.loads(text)
+    except RecursionError:
+        return _too_deep()
     except json.JSONDecodeError as error:
         return Rejection(
             "not_json",
             f"message is not JSON: {error.msg}",
             (FieldError("$", f"{error.msg} at character {error.pos + 1} of the message"),),
         )
+    if text.count("[") + text.count("{") > MAX_NESTING and _nesting(document) > MAX_NESTING:
+        return _too_deep()
     raw_id = document.get("message_id") if isinstance(document, dict) else None
     message_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else None
     # JSON spells NUL `\\u0000` and a surrogate `\\udXXX`; only a message containing those is walked

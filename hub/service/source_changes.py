@@ -277,6 +277,11 @@ def _alert_on_blacklist_match(
     return alerted
 
 
+#: The most of a rejected message's bytes its dead-letter event carries (base64 adds a third): the event must
+#: stay under what the broker takes, about 1 MiB by default.
+DEAD_LETTER_VALUE_BYTES = 256 * 1024
+
+
 def dead_letter_message(
     uow: UnitOfWork, message: InboundMessage, rejection: Rejection, source: str, ctx: PublishContext
 ) -> Outcome:
@@ -289,16 +294,23 @@ def dead_letter_message(
     if uow.has_dead_letter(message.topic, message.partition, message.offset, message.value):
         uow.count_outcome(source, "duplicate")
         return "duplicate"
+    shown, note = message.value, ""
+    if len(shown) > DEAD_LETTER_VALUE_BYTES:  # a message too large for the hub is too large for the topic
+        shown = shown[:DEAD_LETTER_VALUE_BYTES]
+        note = (
+            f" (value_b64 holds its first {DEAD_LETTER_VALUE_BYTES:,} of {len(message.value):,} bytes;"
+            " the whole message is stored with the dead letter for replay)"
+        )
     event = DeadLetter.model_validate(
         {
             "error_code": rejection.error_code,
-            "message": rejection.message,
+            "message": rejection.message + note,
             "errors": [{"path": e.path, "message": e.message} for e in rejection.errors],
             "source_topic": message.topic,
             "partition": message.partition,
             "offset": message.offset,
             "key_b64": None if message.key is None else base64.b64encode(message.key).decode(),
-            "value_b64": base64.b64encode(message.value).decode(),
+            "value_b64": base64.b64encode(shown).decode(),
             "message_id": rejection.message_id,
             "dead_lettered_at": ctx.now,
         }

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from sqlalchemy import Connection, Engine, func, select, text, update
 
 from hub.store.tables import outbox
@@ -72,15 +73,50 @@ class OutboxRelay:
             conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=func.now()))
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished rows; return how many were published."""
+        """Publish one batch of unpublished rows; return how many were published.
+
+        Rows are marked published up to the first one the broker has not acknowledged, so a failure
+        mid-batch republishes only from there. A row larger than the producer may send can never be
+        published: it is logged with its id and passed over, rather than stopping every topic behind it.
+        """
         rows = await asyncio.to_thread(self._pending)
         if not rows:
             return 0
-        futures = [await self.producer.send(row.topic, value=row.value.encode(), key=row.key) for row in rows]
-        await asyncio.gather(*futures)
-        await asyncio.to_thread(self._mark_published, [row.id for row in rows])
-        self.published += len(rows)
-        return len(rows)
+        sent: list[tuple[int, asyncio.Future[Any] | None]] = []
+        failure: BaseException | None = None
+        for row in rows:
+            try:
+                sent.append(
+                    (row.id, await self.producer.send(row.topic, value=row.value.encode(), key=row.key))
+                )
+            except MessageSizeTooLargeError:
+                log.error(
+                    "outbox row %d (%s, key %r, %d bytes) is larger than the broker takes: passed over,"
+                    " not published",
+                    row.id,
+                    row.topic,
+                    row.key,
+                    len(row.value.encode()),
+                )
+                sent.append((row.id, None))
+            except KafkaError as error:  # the producer refused it: publish from here next time
+                failure = error
+                break
+        outcomes = await asyncio.gather(*(f for _, f in sent if f is not None), return_exceptions=True)
+        done: list[int] = []
+        results = iter(outcomes)
+        for row_id, future in sent:
+            outcome = None if future is None else next(results)
+            if isinstance(outcome, BaseException):
+                failure = failure or outcome
+                break
+            done.append(row_id)
+        if done:
+            await asyncio.to_thread(self._mark_published, done)
+            self.published += len(done)
+        if failure is not None:
+            raise failure
+        return len(done)
 
     async def run(self) -> None:
         """Publish until stopped; wait for the lock while another relay holds it."""

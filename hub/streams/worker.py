@@ -23,10 +23,18 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from hub.bootstrap import Hub
-from hub.service.intake import FieldError, InboundMessage, Rejection, read_message
+from hub.service.intake import (
+    ApplySourceChange,
+    FieldError,
+    InboundMessage,
+    RecordExposure,
+    Rejection,
+    read_message,
+)
 from hub.service.messages import apply_message
 from hub.service.rematch import recently_changed, rematch_golden
 from hub.service.source_changes import Outcome, dead_letter_message, read_ahead
+from hub.settings import Settings
 from hub.store.retention import prune
 from hub.store.statistics import PlannerStatistics
 from hub.store.uow import unit_of_work
@@ -114,16 +122,7 @@ def _apply_batch(
     settings = hub.settings
     ctx = hub.context(datetime.now(UTC))
     outcomes: list[Outcome] = []
-    commands = [
-        read_message(
-            message,
-            topic_source=source,
-            now=ctx.now,
-            max_clock_skew=settings.max_clock_skew,
-            max_message_bytes=settings.max_message_bytes,
-        )
-        for message in messages
-    ]
+    commands = [_read(message, source, ctx.now, settings) for message in messages]
     with unit_of_work(hub.engine) as uow:
         uow.deferring = True
         if not isolate:
@@ -145,6 +144,23 @@ def _apply_batch(
                 outcome = dead_letter_message(uow, message, _poisonous(command, error), source, ctx)
             outcomes.append(outcome)
     return outcomes
+
+
+def _read(
+    message: InboundMessage, source: str, now: datetime, settings: Settings
+) -> ApplySourceChange | RecordExposure | Rejection:
+    """Read a message; one the reading itself fails on is dead-lettered, never left to stop its topic."""
+    try:
+        return read_message(
+            message,
+            topic_source=source,
+            now=now,
+            max_clock_skew=settings.max_clock_skew,
+            max_message_bytes=settings.max_message_bytes,
+        )
+    except Exception as error:
+        log.exception("%s[%d]@%d could not be read", message.topic, message.partition, message.offset)
+        return _poisonous(None, error)
 
 
 def _poisonous(command: object, error: Exception) -> Rejection:

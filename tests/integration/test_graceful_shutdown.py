@@ -152,6 +152,30 @@ def test_a_write_the_database_refuses_after_its_message_dead_letters_that_messag
         assert raw is not None and raw.pgconn.pipeline_status == 0  # not left in pipeline mode
 
 
+def test_a_message_the_intake_fails_to_read_is_dead_lettered_and_its_batch_goes_on(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    documents = [envelope("crm", f"R-{n}", crm_organisation(f"Readable {n} Ltd")) for n in range(3)]
+    unreadable = documents[1]["message_id"]
+    real_read = worker_module.read_message
+
+    def read_or_fail(message: InboundMessage, **kwargs: Any) -> Any:
+        if unreadable.encode() in message.value:
+            raise ValueError("a reader bug this message hits")
+        return real_read(message, **kwargs)
+
+    monkeypatch.setattr(worker_module, "read_message", read_or_fail)
+    messages = [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate(documents)
+    ]
+
+    assert process_batch(hub, "crm", messages) == ["applied", "dead_lettered", "applied"]
+    letter = rows(hub.engine, "SELECT error_code, errors FROM dead_letter")[0]
+    assert letter.error_code == "invalid_payload"
+    assert "a reader bug this message hits" in letter.errors[0]["message"]
+
+
 def test_a_message_delivered_twice_within_one_batch_is_applied_once(hub: Hub) -> None:
     documents = [envelope("crm", f"T-{n}", crm_organisation(f"Twice {n} Ltd")) for n in range(2)]
     messages = [

@@ -67,3 +67,27 @@ def test_a_woken_relay_publishes_committed_events_without_waiting_out_its_poll_i
 async def _published(relay: OutboxRelay, count: int) -> None:
     while relay.published < count:
         await asyncio.sleep(0.01)
+
+
+def test_an_event_larger_than_the_broker_takes_is_passed_over_and_the_events_around_it_are_published_once(
+    hub: Hub, kafka_bootstrap: str
+) -> None:
+    hub.settings.kafka_bootstrap_servers = kafka_bootstrap
+    topic = f"relay-size-{uuid.uuid4().hex[:8]}"
+    with unit_of_work(hub.engine) as uow:
+        uow.add_outbox(topic, b"k", {"number": 1})
+        uow.add_outbox(topic, b"k", {"number": 2, "text": "x" * 2_000_000})  # over the producer's 1 MiB
+        uow.add_outbox(topic, b"k", {"number": 3})
+
+    async def run() -> tuple[int, int]:
+        producer = create_producer(hub.settings)
+        await producer.start()
+        relay = OutboxRelay(hub.engine, producer)
+        try:
+            first = await relay.publish_pending()
+            return first, await relay.publish_pending()
+        finally:
+            await producer.stop()
+
+    assert asyncio.run(run()) == (3, 0)  # nothing left behind, nothing sent twice
+    assert [m["value"]["number"] for m in read_topic(kafka_bootstrap, topic)] == [1, 3]
