@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, Field
 from sqlalchemy import Connection
 
 from hub.api.problems import Problem
 from hub.api.security import Actor, authenticate
 from hub.bootstrap import Hub
+from hub.service.intake import unstorable_paths
+
+T = TypeVar("T")
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -55,3 +59,24 @@ def require(role: str) -> Callable[..., Actor]:
 Viewer = Annotated[Actor, Depends(require("viewer"))]
 Steward = Annotated[Actor, Depends(require("steward"))]
 Admin = Annotated[Actor, Depends(require("admin"))]
+
+
+def storable(value: T) -> T:
+    """Refuse text PostgreSQL cannot store (a NUL, a lone surrogate) in a body field, naming where."""
+    for error in unstorable_paths(value):
+        where = "" if error.path == "$" else f" at {error.path}"
+        raise ValueError(f"{error.message}{where}")
+    return value
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be blank: every change is audited with why it was made")
+    return storable(text)
+
+
+#: Why a steward makes a change: audited with it, so never blank.
+Reason = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_reason)]
+ReasonQuery = Annotated[
+    str, Query(min_length=1, max_length=2000, description="why; audited"), AfterValidator(_reason)
+]

@@ -9,7 +9,7 @@ from hub.domain.overrides import parse_override
 from hub.service.credit import SUSPECTED_BLACKLIST_MATCH, needs_second_approver, refresh_credit_status
 from hub.service.golden import PublishContext, refresh_golden
 from hub.service.merging import UnmergeRefused, merge_golden_records, unmerge_source_records
-from hub.store.uow import UnitOfWork
+from hub.store.uow import WALK_IN_GOLDEN_ID, UnitOfWork
 
 
 class StewardActionRefused(ValueError):
@@ -73,6 +73,12 @@ def decide_review(
 
 
 def _check_version(uow: UnitOfWork, golden_id: str, expected: int) -> None:
+    if golden_id == WALK_IN_GOLDEN_ID:
+        raise StewardActionRefused(
+            "walk_in_customer",
+            f"{WALK_IN_GOLDEN_ID} stands for anonymous walk-in sales: it is never merged, overridden,"
+            " blacklisted or held, and publishes nothing",
+        )
     golden = uow.golden(golden_id, for_update=True)
     if golden is None:
         raise StewardActionRefused("customer_not_found", f"no golden record {golden_id}", 404)
@@ -107,12 +113,17 @@ def merge_by_hand(
 ) -> dict[str, Any]:
     """Merge other golden records into this one, which survives, as a steward decided."""
     _check_version(uow, golden_id, expected_version)
-    others = sorted({uow.resolve(o) for o in other_ids} - {golden_id})
+    others = sorted(set(other_ids) - {golden_id})
     if not others:
         raise StewardActionRefused("nothing_to_merge", "name at least one other golden record", 422)
     for other in others:
         found = uow.golden(other)
-        if found is None or found.state != "active" or other == "CASH":
+        if found is not None and found.survivor_id is not None:
+            # merging its survivor instead would merge a record the steward did not name
+            raise StewardActionRefused(
+                "not_mergeable", f"{other} was merged into {uow.resolve(other)}: name that one", 422
+            )
+        if found is None or found.state != "active" or other == WALK_IN_GOLDEN_ID:
             raise StewardActionRefused("not_mergeable", f"{other} is not an active golden record", 422)
     cause = {"steward": actor, "action": "merge", "reason": reason}
     merge_golden_records(uow, golden_id, others, ctx, cause)

@@ -134,8 +134,105 @@ def test_a_nul_character_anywhere_in_a_request_is_refused_with_its_place_and_cha
     )
     assert body.status_code == 422, body.json()
     assert body.json()["code"] == "invalid_request"
-    assert body.json()["errors"][0]["path"] == "body"
+    assert [e["path"] for e in body.json()["errors"]] == ["body.value", "body.reason"]
     assert _version(client, golden_id) == 1
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "path"),
+    [
+        ("legal_name", "Half \ud800 Surrogate", "body.value"),
+        ("category", "A\u0000B", "body.value"),
+        ("phones", ["+60312345678\u0000"], "body.value"),
+    ],
+)
+def test_an_override_value_postgresql_cannot_store_is_refused_at_its_field_and_changes_nothing(
+    hub: Hub, client: TestClient, attribute: str, value: Any, path: str
+) -> None:
+    golden_id = _organisation(hub, "O-2", "Lotus Trading Sdn Bhd")
+
+    response = client.put(
+        f"/customers/{golden_id}/overrides/{attribute}",
+        # JSON escapes a lone surrogate as `\ud800`, as a client would send it
+        content=json.dumps({"value": value, "reason": "a correction", "version": 1}),
+        headers={**STEWARD, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["path"] == path
+    assert _version(client, golden_id) == 1
+
+
+def test_a_blank_reason_is_refused_because_every_change_is_audited_with_one(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = _organisation(hub, "O-3", "Jasmine Trading Sdn Bhd")
+
+    put = client.put(
+        f"/customers/{golden_id}/overrides/category",
+        json={"value": "retail", "reason": "   ", "version": 1},
+        headers=STEWARD,
+    )
+    delete = client.delete(f"/customers/{golden_id}/overrides/category?reason=%20&version=1", headers=STEWARD)
+
+    assert put.status_code == 422 and put.json()["errors"][0]["path"] == "body.reason"
+    assert delete.status_code == 422 and delete.json()["errors"][0]["path"] == "query.reason"
+    assert _version(client, golden_id) == 1
+
+
+def test_the_walk_in_customer_is_never_overridden_merged_or_blacklisted(hub: Hub, client: TestClient) -> None:
+    other = _organisation(hub, "O-4", "Kenanga Trading Sdn Bhd")
+    attempts = [
+        client.put(
+            "/customers/CASH/overrides/legal_name",
+            json={"value": "X", "reason": "r", "version": 1},
+            headers=STEWARD,
+        ),
+        client.post(
+            "/customers/CASH/merge", json={"other_ids": [other], "reason": "r", "version": 1}, headers=STEWARD
+        ),
+        client.post("/customers/CASH/blacklist", json={"reason": "r", "version": 1}, headers=ADMIN),
+        client.post(
+            f"/customers/{other}/merge",
+            json={"other_ids": ["CASH"], "reason": "r", "version": 1},
+            headers=STEWARD,
+        ),
+    ]
+
+    assert [a.json()["code"] for a in attempts] == [
+        "walk_in_customer",
+        "walk_in_customer",
+        "walk_in_customer",
+        "not_mergeable",
+    ]
+    assert rows(hub.engine, "SELECT count(*) AS n FROM audit_log")[0].n == 0
+    assert _version(client, other) == 1
+
+
+def test_a_merge_naming_a_retired_record_is_refused_rather_than_merging_its_survivor(
+    hub: Hub, client: TestClient
+) -> None:
+    first = _organisation(hub, "O-5", "Melati Trading Sdn Bhd")
+    second = _organisation(hub, "O-6", "Seroja Logistics Sdn Bhd")
+    third = _organisation(hub, "O-7", "Cempaka Foods Sdn Bhd")
+    merged = client.post(
+        f"/customers/{first}/merge",
+        json={"other_ids": [second], "reason": "same", "version": 1},
+        headers=STEWARD,
+    )
+    assert merged.status_code == 200, merged.text
+
+    response = client.post(
+        f"/customers/{third}/merge",
+        json={"other_ids": [second], "reason": "same", "version": 1},
+        headers=STEWARD,
+    )
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "not_mergeable"
+    assert f"was merged into {first}" in response.json()["detail"]
+    assert _version(client, third) == 1
 
 
 def test_only_an_admin_blacklists_and_the_customer_event_says_so(hub: Hub, client: TestClient) -> None:

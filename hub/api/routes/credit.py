@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from hub.api.deps import HubDep, Steward
+from hub.api.deps import HubDep, Reason, Steward
 from hub.service.stewardship import decide_credit_limit
 from hub.store.uow import unit_of_work
 
@@ -18,7 +18,7 @@ ProposalId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 class Decision(BaseModel):
     """Why the second person approves or rejects; the audit keeps it."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
 
 
 def _decide(hub: HubDep, proposal_id: int, approve: bool, reason: str, actor: str) -> dict[str, Any]:

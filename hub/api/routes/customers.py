@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
-from hub.api.deps import Admin, ConnectionDep, HubDep, Steward, Viewer
+from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, ReasonQuery, Steward, Viewer, storable
 from hub.api.problems import Problem
 from hub.domain.errors import InvalidValue
 from hub.domain.identifiers import normalise_tax_id
@@ -126,7 +126,7 @@ class MergeRequest(BaseModel):
     """Merge other golden records into the one in the path."""
 
     other_ids: list[str] = Field(min_length=1, max_length=50)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
     version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
 
 
@@ -134,7 +134,7 @@ class UnmergeRequest(BaseModel):
     """Split source records off into a new golden record."""
 
     source_refs: list[SourceRefIn] = Field(min_length=1, max_length=50)
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
     version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
 
 
@@ -200,20 +200,19 @@ def unmerge_customer(
 class OverrideRequest(BaseModel):
     """A steward's value for one attribute (its JSON form: a string, a boolean or a list of strings)."""
 
-    value: str | bool | list[str]
-    reason: str = Field(min_length=1, max_length=2000)
+    value: Annotated[str | bool | list[str], AfterValidator(storable)]
+    reason: Reason
     version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
 
 
 class ReasonRequest(BaseModel):
     """Why a change is made; every change is audited with it."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
     version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
 
 
 Attribute = Annotated[str, Path(max_length=60, description="e.g. legal_name, emails, credit.payment_terms")]
-ReasonQuery = Annotated[str, Query(min_length=1, max_length=2000, description="why; audited")]
 VersionQuery = Annotated[int | None, Query(ge=1, description="the version the change is based on")]
 
 
@@ -319,7 +318,7 @@ class CreditLimitProposal(BaseModel):
     """A new credit limit, in the customer's credit currency, as a decimal string."""
 
     credit_limit: str = Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,2})?$", examples=["150000.00"])
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
     version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
 
 

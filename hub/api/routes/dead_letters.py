@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from hub.api.deps import Admin, ConnectionDep, HubDep, Viewer
+from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, Viewer
 from hub.api.problems import Problem
 from hub.bootstrap import Hub
 from hub.service.replay import replay_dead_letter
@@ -22,7 +22,7 @@ LetterId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 class ReplayRequest(BaseModel):
     """Why the dead letter is replayed (what was fixed); the audit keeps it."""
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
 
 
 class ReplayAllRequest(ReplayRequest):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from hub.api.deps import ConnectionDep, HubDep, Steward, Viewer
+from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer
 from hub.api.problems import Problem
 from hub.service.stewardship import decide_review
 from hub.store import queries
@@ -21,7 +21,7 @@ class ReviewDecision(BaseModel):
     """A steward's answer to a match review, with the reason the audit keeps."""
 
     decision: Literal["merge", "distinct"]
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Reason
 
 
 @router.get("")
