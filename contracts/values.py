@@ -25,7 +25,9 @@ CustomerSource = Literal["crm", "pos", "ecommerce"]
 PartyType = Literal["organization", "person"]
 CustomerStatus = Literal["prospect", "active", "inactive", "suspended"]
 
-_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+#: At most 16 digits before the point and 2 after: what the hub stores (NUMERIC(18, 2)). More would be
+#: rounded away or overflow on the way in, so the contract says so instead.
+_MONEY = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,2})?")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -65,7 +67,10 @@ def _money_text(value: object, *, negative_allowed: bool) -> object:
     elif not isinstance(value, str):
         raise ValueError('must be a decimal string such as "100000.00", never a JSON number')
     elif not _MONEY.fullmatch(value):
-        raise ValueError(f'must be a decimal string such as "100000.00", not {value!r}')
+        raise ValueError(
+            f'must be a decimal string such as "100000.00", with at most 16 digits before the point and 2'
+            f" after, not {value[:40]!r}"
+        )
     if not negative_allowed and Decimal(value) < 0:
         raise ValueError("must not be negative")
     return value
@@ -111,7 +116,7 @@ NonNegativeMoney = Annotated[
     Decimal,
     BeforeValidator(_non_negative_money),
     PlainSerializer(_plain_decimal, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$", "examples": ["100000.00"]}),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$", "examples": ["100000.00"]}),
 ]
 """An amount that cannot be below zero, such as a credit limit."""
 

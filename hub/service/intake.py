@@ -275,6 +275,15 @@ def read_message(
             envelope.message_id,
         )
     if isinstance(payload, ArExposurePayload):
+        if payload.as_of is not None and payload.as_of > now + max_clock_skew:
+            # a balance dated in the future would make every real update of the account stale
+            return Rejection(
+                "occurred_in_future",
+                f"payload.as_of {payload.as_of.isoformat()} is more than {max_clock_skew} ahead of the"
+                " hub's clock",
+                (FieldError("payload.as_of", "in the future"),),
+                envelope.message_id,
+            )
         customer = payload.customer
         return RecordExposure(
             message_id=envelope.message_id,

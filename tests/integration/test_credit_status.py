@@ -13,7 +13,7 @@ from stdnum.dk import cvr
 
 from hub.api.app import create_api
 from hub.bootstrap import Hub
-from tests.integration.helpers import customer_events, deliver, rows
+from tests.integration.helpers import customer_events, dead_letter_events, deliver, rows
 from tests.messages import crm_organisation, envelope
 
 TOKENS = "vera:v-token=viewer,ana:s-token=steward,sam:s2-token=steward,ops:a-token=admin"
@@ -98,6 +98,19 @@ def test_invoices_over_the_limit_hold_the_customer_and_a_payment_releases_it(hub
     # an older balance arriving late changes nothing
     assert exposure(hub, "AR-1", "500000.00", golden_id=golden_id, minutes=0) == "stale"
     assert len(statuses(hub, golden_id)) == 3
+
+
+def test_a_balance_dated_in_the_future_is_dead_lettered_and_leaves_the_account_open_to_real_updates(
+    hub: Hub,
+) -> None:
+    golden_id = customer(hub, "C-9", 0)
+    payload = {"customer": {"golden_id": golden_id}, "outstanding": "5000.00", "currency": "MYR"}
+    future = envelope("ar", "AR-9", {**payload, "as_of": "2030-01-01T00:00:00Z"}, minutes=1)
+
+    assert deliver(hub, "ar", future) == "dead_lettered"
+    [letter] = dead_letter_events(hub.engine)
+    assert (letter["error_code"], letter["errors"][0]["path"]) == ("occurred_in_future", "payload.as_of")
+    assert exposure(hub, "AR-9", "6000.00", golden_id=golden_id, minutes=2) == "applied"
 
 
 def test_exposure_in_another_currency_is_never_converted_but_held_as_a_mismatch(hub: Hub) -> None:

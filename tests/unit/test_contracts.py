@@ -153,6 +153,13 @@ REJECTED: list[tuple[str, dict[str, Any], tuple[str | int, ...]]] = [
     ("an Infinity credit limit", with_credit(limit="Infinity"), ("credit", "limit")),
     ("a credit limit in exponent form", with_credit(limit="1e5"), ("credit", "limit")),
     ("a negative credit limit", with_credit(limit="-1.00"), ("credit", "limit")),
+    (
+        "a credit limit with more cents than the hub stores",
+        with_credit(limit="100.123456"),
+        ("credit", "limit"),
+    ),
+    ("a credit limit of 17 digits", with_credit(limit="1" * 17), ("credit", "limit")),
+    ("an outstanding balance of 38 digits", ar(outstanding="9" * 38), ("outstanding",)),
     ("a lower-case currency", with_credit(currency="sgd"), ("credit", "currency")),
     ("a two-letter currency", with_credit(currency="SG"), ("credit", "currency")),
     ('the string "true" for check_limit', with_credit(check_limit="true"), ("credit", "check_limit")),
