@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from hub.service.credit import apply_exposure
 from hub.service.golden import PublishContext
-from hub.service.intake import InboundMessage, Rejection, read_message
+from hub.service.intake import InboundMessage, RecordExposure, Rejection, read_message
 from hub.service.messages import apply_message
 from hub.service.stewardship import StewardActionRefused
 from hub.store.uow import UnitOfWork
@@ -57,11 +58,19 @@ def replay_dead_letter(
             "message": command.message,
             "errors": [{"path": e.path, "message": e.message} for e in command.errors],
         }
-    outcome = apply_message(uow, message, command, source, ctx)
-    if outcome == "dead_lettered":  # valid now, but AR names a customer the hub does not know
-        raise StewardActionRefused(
-            "still_unidentifiable", f"dead letter {letter_id} names an unknown customer", 422
-        )
+    if isinstance(command, RecordExposure):
+        # not through apply_message: a rejection there would meet this very dead letter and count as
+        # its redelivery, a duplicate, and the letter would be closed with nothing applied
+        applied = apply_exposure(uow, command, ctx)
+        if isinstance(applied, Rejection):  # valid now, but AR names a customer the hub does not know
+            raise StewardActionRefused(
+                "still_unidentifiable",
+                f"dead letter {letter_id} names an unknown customer: {applied.message}",
+                422,
+            )
+        outcome: str = applied
+    else:
+        outcome = apply_message(uow, message, command, source, ctx)
     uow.mark_replayed(letter_id, outcome, actor)
     result = {"id": letter_id, "outcome": outcome}
     uow.audit(

@@ -14,6 +14,9 @@ from sqlalchemy import text
 
 from hub.api.app import create_api
 from hub.bootstrap import Hub
+from hub.service import replay as replay_module
+from hub.service.intake import InboundMessage
+from hub.streams.worker import process_message
 from tests.integration.helpers import customer_events, deliver, rows
 from tests.messages import crm_organisation, encode, envelope
 
@@ -380,6 +383,49 @@ def test_replay_all_applies_what_is_fixed_and_reports_what_is_still_invalid(hub:
         result = client.post("/dead-letters/replay", json={"reason": "limit raised"}, headers=ADMIN).json()
     assert result["outcomes"] == {"applied": 1, "still_invalid": 1}
     assert rows(hub.engine, "SELECT count(*) AS n FROM dead_letter WHERE replayed_at IS NULL")[0].n == 1
+
+
+def test_replaying_an_exposure_whose_customer_is_still_unknown_leaves_the_letter_open(hub: Hub) -> None:
+    payload = {
+        "customer": {"golden_id": "CUS-9999999"},
+        "outstanding": "10.00",
+        "currency": "MYR",
+        "as_of": "2026-11-20T09:00:00Z",
+    }
+    message = InboundMessage(
+        hub.settings.source_topics["ar"], 0, 7, b"AR-404", encode(envelope("ar", "AR-404", payload))
+    )
+    assert process_message(hub, "ar", message) == "dead_lettered"
+    with _client(hub) as client:
+        [letter] = client.get("/dead-letters", headers=VIEWER).json()["items"]
+        one = client.post(f"/dead-letters/{letter['id']}/replay", json={"reason": "try"}, headers=ADMIN)
+        every = client.post("/dead-letters/replay", json={"reason": "try"}, headers=ADMIN).json()
+
+    assert (one.status_code, one.json()["code"]) == (422, "still_unidentifiable")
+    assert every["outcomes"] == {"still_unidentifiable": 1}
+    assert rows(hub.engine, "SELECT count(*) AS n FROM dead_letter WHERE replayed_at IS NULL")[0].n == 1
+
+
+def test_a_replay_the_hub_still_fails_on_is_a_problem_and_the_letter_stays_open(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = replace(hub, settings=hub.settings.model_copy(update={"max_message_bytes": 200}))
+    deliver(small, "crm", envelope("crm", "F-1", crm_organisation("Failing Replay Ltd")), offset=3)
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise ArithmeticError("a bug this message still hits")
+
+    monkeypatch.setattr(replay_module, "apply_message", fail)
+    with _client(hub) as client:
+        [letter] = client.get("/dead-letters", headers=VIEWER).json()["items"]
+        one = client.post(f"/dead-letters/{letter['id']}/replay", json={"reason": "try"}, headers=ADMIN)
+        every = client.post("/dead-letters/replay", json={"reason": "try"}, headers=ADMIN)
+
+    assert (one.status_code, one.json()["code"]) == (422, "replay_failed")
+    assert one.headers["content-type"] == "application/problem+json"
+    assert (every.status_code, every.json()["outcomes"]) == (200, {"replay_failed": 1})
+    assert rows(hub.engine, "SELECT count(*) AS n FROM dead_letter WHERE replayed_at IS NULL")[0].n == 1
+    assert customer_events(hub.engine) == []
 
 
 def test_metrics_show_open_reviews_and_request_latency_per_route(hub: Hub, client: TestClient) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, Viewer
 from hub.api.problems import Problem
@@ -14,6 +16,8 @@ from hub.service.replay import replay_dead_letter
 from hub.service.stewardship import StewardActionRefused
 from hub.store import queries
 from hub.store.uow import unit_of_work
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/dead-letters", tags=["dead letters"])
 LetterId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -54,17 +58,27 @@ def list_dead_letters(
 
 def _replay(hub: Hub, letter_id: int, reason: str, actor: str) -> dict[str, Any]:
     settings = hub.settings
-    with unit_of_work(hub.engine) as uow:
-        return replay_dead_letter(
-            uow,
-            letter_id,
-            topic_sources={topic: source for source, topic in settings.source_topics.items()},
-            max_clock_skew=settings.max_clock_skew,
-            max_message_bytes=settings.max_message_bytes,
-            reason=reason,
-            actor=actor,
-            ctx=hub.context(),
-        )
+    try:
+        with unit_of_work(hub.engine) as uow:
+            return replay_dead_letter(
+                uow,
+                letter_id,
+                topic_sources={topic: source for source, topic in settings.source_topics.items()},
+                max_clock_skew=settings.max_clock_skew,
+                max_message_bytes=settings.max_message_bytes,
+                reason=reason,
+                actor=actor,
+                ctx=hub.context(),
+            )
+    except (StewardActionRefused, OperationalError, InterfaceError):
+        raise  # a refusal answers as itself; a lost database is the server's failure
+    except Exception as error:  # the message still breaks the hub: the letter stays open, nothing changed
+        log.exception("replaying dead letter %d failed", letter_id)
+        raise StewardActionRefused(
+            "replay_failed",
+            f"dead letter {letter_id} still fails in the hub ({type(error).__name__}); it stays open",
+            422,
+        ) from error
 
 
 @router.post("/replay")
@@ -78,8 +92,12 @@ def replay_all(body: ReplayAllRequest, hub: HubDep, actor: Admin) -> dict[str, A
     for letter_id in ids:
         try:
             results.append(_replay(hub, letter_id, body.reason, actor.name))
-        except StewardActionRefused as refused:  # replayed meanwhile by someone else
-            results.append({"id": letter_id, "outcome": "skipped", "message": refused.message})
+        except StewardActionRefused as refused:  # replayed meanwhile by someone else, or still failing
+            results.append(
+                {"id": letter_id, "outcome": refused.code, "message": refused.message}
+                if refused.code in ("replay_failed", "still_unidentifiable")
+                else {"id": letter_id, "outcome": "skipped", "message": refused.message}
+            )
     counts: dict[str, int] = {}
     for result in results:
         counts[result["outcome"]] = counts.get(result["outcome"], 0) + 1
