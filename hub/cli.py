@@ -99,7 +99,7 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
     hub = _hub(settings)
     with unit_of_work(hub.engine) as uow:
         queued = republish_golden_records(uow, hub.context())
-    print(f"queued {queued} golden records")
+    print(f"queued {queued.customers} golden records and {queued.credit_statuses} credit statuses")
 
     async def drain() -> int | None:
         producer = create_producer(settings)

@@ -83,9 +83,12 @@ class Supervisor:
                 return 0
             with unit_of_work(hub.engine) as uow:
                 queued = republish_golden_records(uow, hub.context())
-            if queued:
-                self.say(f"  republish  {queued} golden records queued for the fresh in-memory broker")
-            return queued
+            if queued.customers:
+                self.say(
+                    f"  republish  {queued.customers} golden records and {queued.credit_statuses} credit"
+                    " statuses queued for the fresh in-memory broker"
+                )
+            return queued.customers
         finally:
             hub.engine.dispose()
 

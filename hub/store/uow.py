@@ -1340,6 +1340,29 @@ class UnitOfWork:
         )
         return int(result.rowcount or 0)
 
+    def queue_latest_credit_statuses(self, credit_topic: str) -> int:
+        """Queue each golden record's last credit status again, as a new event of the same version (a new
+        event_id; as_of when the status was computed); return how many."""
+        result = self.conn.execute(
+            text(
+                """
+                INSERT INTO outbox (topic, key, value, golden_id)
+                SELECT :topic, convert_to(c.golden_id, 'UTF8'),
+                       (c.status || jsonb_build_object(
+                           'event_id', gen_random_uuid()::text,
+                           'golden_id', c.golden_id,
+                           'version', c.version,
+                           'as_of', to_char(c.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                       ))::text,
+                       c.golden_id
+                FROM credit_status c
+                ORDER BY c.golden_id
+                """
+            ),
+            {"topic": credit_topic},
+        )
+        return int(result.rowcount or 0)
+
     def has_dead_letter(self, topic: str, partition: int, offset: int, value: bytes) -> bool:
         """Tell whether this very message (same bytes at the same position) was dead-lettered already."""
         return (

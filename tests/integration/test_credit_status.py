@@ -11,8 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from stdnum.dk import cvr
 
+from contracts.outbound import CreditStatusEvent
 from hub.api.app import create_api
 from hub.bootstrap import Hub
+from hub.service.republish import republish_golden_records
+from hub.store.uow import unit_of_work
 from tests.integration.helpers import customer_events, dead_letter_events, deliver, rows
 from tests.messages import crm_organisation, envelope
 
@@ -111,6 +114,25 @@ def test_a_balance_dated_in_the_future_is_dead_lettered_and_leaves_the_account_o
     [letter] = dead_letter_events(hub.engine)
     assert (letter["error_code"], letter["errors"][0]["path"]) == ("occurred_in_future", "payload.as_of")
     assert exposure(hub, "AR-9", "6000.00", golden_id=golden_id, minutes=2) == "applied"
+
+
+def test_a_republish_queues_every_customers_last_credit_status_as_a_valid_event_of_the_same_version(
+    hub: Hub,
+) -> None:
+    golden_id = customer(hub, "C-7", 1)
+    assert exposure(hub, "AR-7", "124000.00", golden_id=golden_id, minutes=1) == "applied"
+    last = statuses(hub, golden_id)[-1]
+
+    with unit_of_work(hub.engine) as uow:
+        queued = republish_golden_records(uow, hub.context())
+
+    assert (queued.customers, queued.credit_statuses) == (1, 1)
+    again = statuses(hub, golden_id)[-1]
+    CreditStatusEvent.model_validate(again)  # what a consumer rebuilding from the topic reads
+    assert again["event_id"] != last["event_id"]
+    assert {k: v for k, v in again.items() if k not in ("event_id", "as_of")} == {
+        k: v for k, v in last.items() if k not in ("event_id", "as_of")
+    }
 
 
 def test_exposure_in_another_currency_is_never_converted_but_held_as_a_mismatch(hub: Hub) -> None:
