@@ -170,3 +170,18 @@ def needs_second_approver(uow: UnitOfWork, golden_id: str, proposed: Decimal, ct
     current = Decimal(credit["limit"]) if credit and credit.get("limit") is not None else None
     currency = (credit or {}).get("currency") or ""
     return raise_needs_approval(current, proposed, currency, ctx.approval_thresholds)
+
+
+def currency_change_needs_second_approver(
+    uow: UnitOfWork, golden_id: str, currency: str, ctx: PublishContext
+) -> bool:
+    """Tell whether moving a credit limit to another currency needs a second person.
+
+    The same figure in another currency is another amount (255,000 MYR and 255,000 KWD are not close), so the
+    change counts as raising the limit from nothing to its figure in the new currency.
+    """
+    golden = uow.golden(golden_id)
+    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    if credit.get("limit") is None or credit.get("currency") in (None, currency):
+        return False
+    return raise_needs_approval(None, Decimal(credit["limit"]), currency, ctx.approval_thresholds)

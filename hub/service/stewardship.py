@@ -6,7 +6,12 @@ from typing import Any, Literal
 
 from hub.domain.errors import InvalidValue
 from hub.domain.overrides import parse_override
-from hub.service.credit import SUSPECTED_BLACKLIST_MATCH, needs_second_approver, refresh_credit_status
+from hub.service.credit import (
+    SUSPECTED_BLACKLIST_MATCH,
+    currency_change_needs_second_approver,
+    needs_second_approver,
+    refresh_credit_status,
+)
 from hub.service.golden import PublishContext, refresh_golden
 from hub.service.merging import UnmergeRefused, merge_golden_records, unmerge_source_records
 from hub.store.uow import WALK_IN_GOLDEN_ID, UnitOfWork
@@ -190,6 +195,13 @@ def override_attribute(
             f"POST /customers/{golden_id}/credit-limit-proposals",
             409,
         )
+    if attribute == "credit.currency" and currency_change_needs_second_approver(uow, golden_id, parsed, ctx):
+        raise StewardActionRefused(
+            "approval_required",
+            f"moving the credit limit of {golden_id} to {value} makes it another amount, more than one"
+            " person may grant: correct the currency in the source system the limit comes from",
+            409,
+        )
     before = next((o.value for o in uow.overrides(golden_id) if o.attribute == attribute), None)
     uow.set_override(golden_id, attribute, value, actor=actor, reason=reason)
     cause = {"steward": actor, "action": "override.set", "attribute": attribute, "reason": reason}
@@ -366,6 +378,14 @@ def decide_credit_limit(
         )
     golden_id = uow.resolve(proposal.golden_id)
     status = "approved" if approve else "rejected"
+    golden = uow.golden(golden_id)
+    currency = (((golden.customer if golden else None) or {}).get("credit") or {}).get("currency")
+    if approve and currency != proposal.currency:
+        raise StewardActionRefused(
+            "currency_changed",
+            f"proposal {proposal_id} is for {proposal.credit_limit:.2f} {proposal.currency}, but the credit"
+            f" currency of {golden_id} is now {currency}: reject it and propose again",
+        )
     if approve:
         value = f"{proposal.credit_limit:.2f}"
         uow.set_override(golden_id, "credit.limit", value, actor=actor, reason=proposal.reason)

@@ -282,3 +282,40 @@ def test_a_raise_above_the_threshold_needs_a_second_person(hub: Hub, client: Tes
     assert statuses(hub, golden_id)[-1]["credit_limit"] == "300000.00"
     actions = [r.action for r in rows(hub.engine, "SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["override.set", "credit_limit.propose", "credit_limit.approve"]
+
+
+def test_moving_a_credit_limit_to_another_currency_needs_a_second_person_as_a_raise_would(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = customer(hub, "C-12", 10)  # 100,000.00 MYR
+    version = client.get(f"/customers/{golden_id}", headers=VIEWER).json()["version"]
+    pending = client.post(
+        f"/customers/{golden_id}/credit-limit-proposals",
+        json={"credit_limit": "400000.00", "reason": "big raise", "version": version},
+        headers=ANA,
+    ).json()
+    assert pending["status"] == "pending"
+
+    # 100,000 KWD is not 100,000 MYR: as a raise from nothing it is over any threshold KWD has (none here)
+    moved = client.put(
+        f"/customers/{golden_id}/overrides/credit.currency",
+        json={"value": "KWD", "reason": "wrong currency", "version": version},
+        headers=ANA,
+    )
+    assert (moved.status_code, moved.json()["code"]) == (409, "approval_required")
+    assert statuses(hub, golden_id)[-1]["currency"] == "MYR"
+
+    # the same limit under a currency change made at the source: a proposal made for MYR is not approved
+    changed = crm_organisation("Credit Customer C-12 Sdn Bhd", vat=("dk_cvr", VALID_CVRS[10]))
+    changed["credit"] = {
+        "limit": "100000.00",
+        "currency": "KWD",
+        "check_limit": True,
+        "payment_terms": "NET30",
+    }
+    assert deliver(hub, "crm", envelope("crm", "C-12", changed, minutes=5)) == "applied"
+    approved = client.post(
+        f"/credit-limit-proposals/{pending['proposal_id']}/approve", json={"reason": "ok"}, headers=SAM
+    )
+    assert (approved.status_code, approved.json()["code"]) == (409, "currency_changed")
+    assert statuses(hub, golden_id)[-1]["credit_limit"] == "100000.00"
