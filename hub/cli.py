@@ -76,7 +76,11 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     topic = SOURCE_TOPICS.get(args.topic, args.topic)
     topic = settings.topic(topic) if not topic.startswith(settings.topic_prefix) else topic
-    messages = read_json_lines(Path(args.file)) if args.file != "-" else _stdin_lines()
+    try:
+        messages = read_json_lines(Path(args.file)) if args.file != "-" else _stdin_lines()
+    except OSError as error:
+        print(f"hub publish: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 2
     sent = asyncio.run(publish(settings, topic, messages))
     print(f"published {sent} messages to {topic}")
     return 0

@@ -428,6 +428,23 @@ def test_a_replay_the_hub_still_fails_on_is_a_problem_and_the_letter_stays_open(
     assert customer_events(hub.engine) == []
 
 
+def test_a_dead_letter_filter_naming_no_known_code_or_topic_is_refused_rather_than_matching_nothing(
+    hub: Hub,
+) -> None:
+    with _client(hub) as client:
+        code = client.get("/dead-letters?error_code=bogus", headers=VIEWER)
+        topic = client.get("/dead-letters?source_topic=nope", headers=VIEWER)
+        bulk = client.post(
+            "/dead-letters/replay", json={"reason": "r", "source_topic": "nope"}, headers=ADMIN
+        )
+        known = client.get(f"/dead-letters?source_topic={hub.settings.source_topics['crm']}", headers=VIEWER)
+
+    assert (code.status_code, code.json()["errors"][0]["path"]) == (422, "query.error_code")
+    assert (topic.status_code, topic.json()["errors"][0]["path"]) == (422, "query.source_topic")
+    assert (bulk.status_code, bulk.json()["errors"][0]["path"]) == (422, "body.source_topic")
+    assert known.status_code == 200
+
+
 def test_metrics_show_open_reviews_and_request_latency_per_route(hub: Hub, client: TestClient) -> None:
     client.get("/customers?q=anything", headers=VIEWER)
     body = client.get("/metrics").text

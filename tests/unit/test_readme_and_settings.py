@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
+from hub.cli import main
 from hub.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -27,3 +30,14 @@ def test_a_plain_postgresql_url_means_psycopg_3() -> None:
 
 def test_an_empty_bootstrap_variable_selects_the_embedded_broker() -> None:
     assert Settings(kafka_bootstrap_servers="").kafka_bootstrap_servers is None
+
+
+def test_hub_publish_of_a_missing_file_exits_2_with_one_line_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+
+    assert main(["publish", str(tmp_path / "missing.jsonl"), "--topic", "crm"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "missing.jsonl" in err and "Traceback" not in err

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from contracts.outbound import DeadLetterCode
 from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, Viewer
 from hub.api.problems import Problem
 from hub.bootstrap import Hub
@@ -33,7 +34,7 @@ class ReplayAllRequest(ReplayRequest):
     """Replay every open dead letter, optionally only of one topic or error code, oldest first."""
 
     source_topic: str | None = Field(None, max_length=249)
-    error_code: str | None = Field(None, max_length=60)
+    error_code: DeadLetterCode | None = None
     limit: int = Field(1000, ge=1, le=10000)
 
 
@@ -41,19 +42,33 @@ class ReplayAllRequest(ReplayRequest):
 def list_dead_letters(
     conn: ConnectionDep,
     actor: Viewer,
+    hub: HubDep,
     status: Annotated[Literal["open", "replayed", "all"], Query()] = "open",
     source_topic: Annotated[str | None, Query(max_length=249)] = None,
-    error_code: Annotated[str | None, Query(max_length=60)] = None,
+    error_code: Annotated[DeadLetterCode | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page")
     ] = None,
 ) -> dict[str, Any]:
     """Return dead letters oldest first, with the original bytes (base64) and every field error."""
+    _known_topic(hub, source_topic, "query.source_topic")
     items = queries.dead_letters(
         conn, status=status, source_topic=source_topic, error_code=error_code, after=after, limit=limit
     )
     return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+
+
+def _known_topic(hub: Hub, topic: str | None, path: str) -> None:
+    """Refuse a filter naming a topic the hub does not read: it would quietly match nothing."""
+    topics = sorted(hub.settings.source_topics.values())
+    if topic is not None and topic not in topics:
+        raise Problem(
+            422,
+            "invalid_request",
+            "the request does not follow the API",
+            errors=[{"path": path, "message": f"not a source topic of this hub: one of {', '.join(topics)}"}],
+        )
 
 
 def _replay(hub: Hub, letter_id: int, reason: str, actor: str) -> dict[str, Any]:
@@ -84,6 +99,7 @@ def _replay(hub: Hub, letter_id: int, reason: str, actor: str) -> dict[str, Any]
 @router.post("/replay")
 def replay_all(body: ReplayAllRequest, hub: HubDep, actor: Admin) -> dict[str, Any]:
     """Replay the open dead letters one by one, each in its own transaction; report what came of each."""
+    _known_topic(hub, body.source_topic, "body.source_topic")
     with unit_of_work(hub.engine) as uow:
         ids = uow.open_dead_letter_ids(
             source_topic=body.source_topic, error_code=body.error_code, limit=body.limit
