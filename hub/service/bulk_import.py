@@ -59,7 +59,7 @@ from hub.service.intake import (
     InboundMessage,
     RecordExposure,
     Rejection,
-    read_message,
+    read_with_settings,
 )
 from hub.service.messages import apply_message
 from hub.service.source_changes import read_ahead
@@ -358,19 +358,12 @@ def _read_row(
         result.rejects.append(_reject(row, code, text, errors, None))
         result.counts["rejected"] += 1
         return None
-    settings = hub.settings
     now = datetime.now(UTC)
     message = InboundMessage(
         topic=f"import:{facts.path.name}", partition=0, offset=row.line, key=row.key, value=row.value
     )
     try:
-        command = read_message(
-            message,
-            topic_source=source,
-            now=now,
-            max_clock_skew=settings.max_clock_skew,
-            max_message_bytes=settings.max_message_bytes,
-        )
+        command = read_with_settings(message, topic_source=source, now=now, settings=hub.settings)
     except Exception as error:
         log.exception("line %d: reading the row failed", row.line)
         result.rejects.append(_failed(row, None, error))

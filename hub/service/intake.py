@@ -25,6 +25,7 @@ from contracts.inbound import (
 from hub import sources
 from hub.domain.model import CleanRecord
 from hub.domain.normalise import normalise
+from hub.settings import Settings
 
 ErrorCode = Literal[
     "not_utf8",
@@ -299,6 +300,19 @@ def read_message(
             as_of=payload.as_of,
         )
     return _with_record(command, payload, envelope.payload)
+
+
+def read_with_settings(
+    message: InboundMessage, *, topic_source: str, now: datetime, settings: Settings
+) -> ApplySourceChange | RecordExposure | Rejection:
+    """`read_message` with the limits the hub is configured with."""
+    return read_message(
+        message,
+        topic_source=topic_source,
+        now=now,
+        max_clock_skew=settings.max_clock_skew,
+        max_message_bytes=settings.max_message_bytes,
+    )
 
 
 def _with_record(

@@ -29,7 +29,7 @@ from hub.service.intake import (
     InboundMessage,
     RecordExposure,
     Rejection,
-    read_message,
+    read_with_settings,
 )
 from hub.service.messages import apply_message
 from hub.service.rematch import recently_changed, rematch_golden
@@ -151,13 +151,7 @@ def _read(
 ) -> ApplySourceChange | RecordExposure | Rejection:
     """Read a message; one the reading itself fails on is dead-lettered, never left to stop its topic."""
     try:
-        return read_message(
-            message,
-            topic_source=source,
-            now=now,
-            max_clock_skew=settings.max_clock_skew,
-            max_message_bytes=settings.max_message_bytes,
-        )
+        return read_with_settings(message, topic_source=source, now=now, settings=settings)
     except Exception as error:
         log.exception("%s[%d]@%d could not be read", message.topic, message.partition, message.offset)
         return _poisonous(None, error)

@@ -157,14 +157,14 @@ def test_a_message_the_intake_fails_to_read_is_dead_lettered_and_its_batch_goes_
 ) -> None:
     documents = [envelope("crm", f"R-{n}", crm_organisation(f"Readable {n} Ltd")) for n in range(3)]
     unreadable = documents[1]["message_id"]
-    real_read = worker_module.read_message
+    real_read = worker_module.read_with_settings
 
     def read_or_fail(message: InboundMessage, **kwargs: Any) -> Any:
         if unreadable.encode() in message.value:
             raise ValueError("a reader bug this message hits")
         return real_read(message, **kwargs)
 
-    monkeypatch.setattr(worker_module, "read_message", read_or_fail)
+    monkeypatch.setattr(worker_module, "read_with_settings", read_or_fail)
     messages = [
         InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
         for n, d in enumerate(documents)
