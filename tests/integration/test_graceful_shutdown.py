@@ -84,6 +84,14 @@ def test_sigterm_mid_stream_commits_what_was_applied_and_loses_nothing(
     engine.dispose()
 
 
+def crm_messages(documents: list[dict[str, Any]]) -> list[InboundMessage]:
+    """The documents as the CRM topic delivers them, at offsets 0, 1, 2, ..."""
+    return [
+        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
+        for n, d in enumerate(documents)
+    ]
+
+
 def test_one_poisonous_message_in_a_batch_is_dead_lettered_alone(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,10 +105,7 @@ def test_one_poisonous_message_in_a_batch_is_dead_lettered_alone(
         return real_apply(uow, message, command, source, ctx)
 
     monkeypatch.setattr(worker_module, "apply_message", apply_or_fail)
-    messages = [
-        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
-        for n, d in enumerate(documents)
-    ]
+    messages = crm_messages(documents)
     outcomes = process_batch(hub, "crm", messages)
 
     assert outcomes == ["applied", "applied", "dead_lettered", "applied", "applied"]
@@ -126,10 +131,7 @@ def test_a_write_the_database_refuses_after_its_message_dead_letters_that_messag
             "CREATE TRIGGER refuse_w2 BEFORE INSERT ON golden_version"
             " FOR EACH ROW EXECUTE FUNCTION refuse_w2()"
         )
-    messages = [
-        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
-        for n, d in enumerate(documents)
-    ]
+    messages = crm_messages(documents)
 
     assert process_batch(hub, "crm", messages) == [
         "applied",
@@ -165,10 +167,7 @@ def test_a_message_the_intake_fails_to_read_is_dead_lettered_and_its_batch_goes_
         return real_read(message, **kwargs)
 
     monkeypatch.setattr(worker_module, "read_with_settings", read_or_fail)
-    messages = [
-        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
-        for n, d in enumerate(documents)
-    ]
+    messages = crm_messages(documents)
 
     assert process_batch(hub, "crm", messages) == ["applied", "dead_lettered", "applied"]
     letter = rows(hub.engine, "SELECT error_code, errors FROM dead_letter")[0]
@@ -209,10 +208,7 @@ def test_a_batch_whose_database_connection_breaks_is_retried_whole_and_nothing_i
         return outcome
 
     monkeypatch.setattr(worker_module, "apply_message", apply_then_cut_the_connection)
-    messages = [
-        InboundMessage("source.crm.customer.v1", 0, n, d["source_record_id"].encode(), encode(d))
-        for n, d in enumerate(documents)
-    ]
+    messages = crm_messages(documents)
     outcomes = asyncio.run(worker_module.process_with_retry(hub, "crm", messages))
 
     assert outcomes == ["applied"] * 4
