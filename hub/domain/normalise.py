@@ -211,6 +211,17 @@ class _Normaliser:
         if full_name and not (first_name or last_name):
             first_name, last_name = split_full_name(full_name)
         party_type = _party_type(record.party_type, legal_name, first_name, last_name)
+        date_of_birth = record.date_of_birth
+        if date_of_birth is not None and date_of_birth > record.occurred_at.date():
+            # nobody is born after the change that names them: a typo, which must not block a match by DOB
+            self.issues.append(
+                QualityIssue(
+                    "invalid_date_of_birth",
+                    "date_of_birth",
+                    f"{date_of_birth.isoformat()} is after the record's occurred_at",
+                )
+            )
+            date_of_birth = None
 
         return CleanRecord(
             source=record.source,
@@ -222,7 +233,7 @@ class _Normaliser:
             legal_form=clean_text(record.legal_form),
             first_name=first_name,
             last_name=last_name,
-            date_of_birth=record.date_of_birth,
+            date_of_birth=date_of_birth,
             customer_type=clean_text(record.customer_type),
             category=clean_text(record.category),
             status=record.status,

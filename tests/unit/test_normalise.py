@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -481,3 +481,14 @@ def test_other_values_pass_through_trimmed() -> None:
     assert clean.loyalty_cards == ("LC-99812",)
     assert clean.custom_fields == {"sales_rep": "John Smith"}
     assert clean.parent_source_record_id == "CRM-000001"
+
+
+def test_a_date_of_birth_after_the_change_that_names_the_person_is_an_issue_and_not_kept() -> None:
+    clean = normalise(
+        _record(party_type="person", first_name="Aiko", last_name="Tan", date_of_birth=date(2090, 1, 1))
+    )
+
+    assert _codes(clean) == [("invalid_date_of_birth", "date_of_birth")]
+    assert clean.date_of_birth is None  # a typo must not keep the person from matching by birth date
+    born = normalise(_record(party_type="person", first_name="Aiko", date_of_birth=date(1984, 3, 7)))
+    assert (born.date_of_birth, _codes(born)) == (date(1984, 3, 7), [])
