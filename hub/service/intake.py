@@ -216,9 +216,10 @@ def read_message(
         return _too_deep()
     raw_id = document.get("message_id") if isinstance(document, dict) else None
     message_id = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 200 else None
-    # JSON spells NUL `\\u0000` and a surrogate `\\udXXX`; only a message containing those is walked
-    lowered = text.lower() if "\\u" in text else ""
-    unstorable = tuple(unstorable_paths(document)) if "\\u0000" in lowered or "\\ud" in lowered else ()
+    # JSON spells NUL `\\u0000` and a surrogate `\\ud800` to `\\udfff` (either case); only a message
+    # holding such an escape is walked
+    escaped = "\\u0000" in text or "\\ud" in text or "\\uD" in text
+    unstorable = tuple(unstorable_paths(document)) if escaped else ()
     if unstorable:
         in_payload = all(e.path.startswith("payload") for e in unstorable)
         what = {e.message for e in unstorable}
