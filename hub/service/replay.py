@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from hub.service.credit import apply_exposure
 from hub.service.golden import PublishContext
-from hub.service.intake import InboundMessage, RecordExposure, Rejection, read_message
+from hub.service.intake import InboundMessage, RecordExposure, Rejection, read_with_settings
 from hub.service.messages import apply_message
 from hub.service.stewardship import StewardActionRefused
+from hub.settings import Settings
 from hub.store.uow import UnitOfWork
 
 
@@ -18,9 +17,7 @@ def replay_dead_letter(
     uow: UnitOfWork,
     letter_id: int,
     *,
-    topic_sources: Mapping[str, str],
-    max_clock_skew: timedelta,
-    max_message_bytes: int,
+    settings: Settings,
     reason: str,
     actor: str,
     ctx: PublishContext,
@@ -37,19 +34,13 @@ def replay_dead_letter(
         raise StewardActionRefused(
             "already_replayed", f"dead letter {letter_id} was replayed already ({row.replay_outcome})"
         )
-    source = topic_sources.get(row.source_topic)
+    source = {topic: name for name, topic in settings.source_topics.items()}.get(row.source_topic)
     if source is None:
         raise StewardActionRefused(
             "unknown_topic", f"dead letter {letter_id} came from {row.source_topic}, not a source topic"
         )
     message = InboundMessage(row.source_topic, row.partition, row.offset, row.key, bytes(row.value))
-    command = read_message(
-        message,
-        topic_source=source,
-        now=ctx.now,
-        max_clock_skew=max_clock_skew,
-        max_message_bytes=max_message_bytes,
-    )
+    command = read_with_settings(message, topic_source=source, now=ctx.now, settings=settings)
     if isinstance(command, Rejection):
         return {
             "id": letter_id,

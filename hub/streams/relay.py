@@ -85,10 +85,9 @@ class OutboxRelay:
         sent: list[tuple[int, asyncio.Future[Any] | None]] = []
         failure: BaseException | None = None
         for row in rows:
+            value = row.value.encode()
             try:
-                sent.append(
-                    (row.id, await self.producer.send(row.topic, value=row.value.encode(), key=row.key))
-                )
+                sent.append((row.id, await self.producer.send(row.topic, value=value, key=row.key)))
             except MessageSizeTooLargeError:
                 log.error(
                     "outbox row %d (%s, key %r, %d bytes) is larger than the broker takes: passed over,"
@@ -96,7 +95,7 @@ class OutboxRelay:
                     row.id,
                     row.topic,
                     row.key,
-                    len(row.value.encode()),
+                    len(value),
                 )
                 sent.append((row.id, None))
             except KafkaError as error:  # the producer refused it: publish from here next time

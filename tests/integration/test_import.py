@@ -403,6 +403,21 @@ def test_hub_import_on_the_command_line_prints_a_summary_and_exits_0_even_with_r
     assert len(rejects.read_text().splitlines()) == len(expected)
 
 
+def test_hub_import_names_the_columns_the_contract_does_not_know_before_it_starts_and_in_its_summary(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "misspelt.csv"
+    path.write_text(
+        "source_record_id,party_type,legal_name,emial\nM-1,organization,Misspelt Ltd,a@b.example\n"
+    )
+    point_the_cli_at(hub, tmp_path, monkeypatch)
+
+    assert main(["import", str(path), "--source", "crm"]) == 0
+    out = capsys.readouterr()
+    assert out.err.index("warning: columns the crm contract does not name") < out.err.index("rows/s")
+    assert "neither matched nor merged: emial" in out.out
+
+
 @pytest.mark.parametrize(
     ("args", "complaint"),
     [

@@ -72,18 +72,10 @@ def _known_topic(hub: Hub, topic: str | None, path: str) -> None:
 
 
 def _replay(hub: Hub, letter_id: int, reason: str, actor: str) -> dict[str, Any]:
-    settings = hub.settings
     try:
         with unit_of_work(hub.engine) as uow:
             return replay_dead_letter(
-                uow,
-                letter_id,
-                topic_sources={topic: source for source, topic in settings.source_topics.items()},
-                max_clock_skew=settings.max_clock_skew,
-                max_message_bytes=settings.max_message_bytes,
-                reason=reason,
-                actor=actor,
-                ctx=hub.context(),
+                uow, letter_id, settings=hub.settings, reason=reason, actor=actor, ctx=hub.context()
             )
     except (StewardActionRefused, OperationalError, InterfaceError):
         raise  # a refusal answers as itself; a lost database is the server's failure
