@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_
 
 from contracts.values import (
     CanonicalCountryCode,
-    CurrencyCode,
+    CanonicalCurrencyCode,
     CustomerSource,
     CustomerStatus,
     Money,
@@ -93,7 +93,7 @@ class CreditOut(_Outbound):
     """Publish a customer's credit terms, the limit as a decimal string."""
 
     limit: NonNegativeMoney | None
-    currency: CurrencyCode | None
+    currency: CanonicalCurrencyCode | None
     check_limit: StrictBool
     payment_terms: str | None
     rating: str | None
@@ -207,7 +207,7 @@ class CreditStatusEvent(_Outbound):
     version: Version
     as_of: Timestamp
     credit_limit: NonNegativeMoney | None = Field(description="Null when the customer has no credit block.")
-    currency: CurrencyCode | None
+    currency: CanonicalCurrencyCode | None
     check_limit: StrictBool
     outstanding: Money = Field(description="The sum of the customer's AR exposure.")
     available: Money | None = Field(description="credit_limit - outstanding; null without a credit limit.")

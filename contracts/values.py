@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BeforeValidator,
     Field,
@@ -19,6 +20,8 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+
+from contracts.codes import CURRENCIES
 
 Source = Literal["crm", "pos", "ecommerce", "ar"]
 CustomerSource = Literal["crm", "pos", "ecommerce"]
@@ -124,10 +127,25 @@ OptionalMoney = Annotated[Money | None, BeforeValidator(_blank_to_none)]
 
 OptionalNonNegativeMoney = Annotated[NonNegativeMoney | None, BeforeValidator(_blank_to_none)]
 
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-"""An ISO 4217 currency code, upper case: `SGD`."""
+
+def _iso_currency(value: str) -> str:
+    if value not in CURRENCIES:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return value
+
+
+CurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_iso_currency),
+    WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES), "examples": ["SGD"]}),
+]
+"""An ISO 4217 currency code, upper case, that ISO lists: `SGD`, not `XYZ`."""
 
 OptionalCurrencyCode = Annotated[CurrencyCode | None, BeforeValidator(_blank_to_none)]
+
+CanonicalCurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""A currency as the hub publishes it: three upper-case letters (ISO membership is checked on the way in)."""
 
 OptionalCountryCode = Annotated[
     Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] | None, BeforeValidator(_blank_to_none)

@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from hub.bootstrap import Hub, bootstrap, resolve_settings
 from hub.settings import SOURCE_TOPICS, Settings
 
@@ -491,7 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hub` console script."""
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for item in error.errors(include_url=False):
+            variable = "HUB_" + "_".join(str(part) for part in item["loc"]).upper()
+            print(f"hub: {variable}={item['input']!r} is not valid: {item['msg']}", file=sys.stderr)
+        return 2
     # `hub run` prints its own one-screen summary; its children log at HUB_LOG_LEVEL into HUB_DATA_DIR/logs.
     level = "WARNING" if args.command == "run" else settings.log_level
     logging.basicConfig(

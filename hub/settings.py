@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.codes import CURRENCIES
+
 SOURCE_TOPICS: dict[str, str] = {
     "crm": "source.crm.customer.v1",
     "pos": "source.pos.customer.v1",
@@ -119,11 +121,13 @@ class Settings(BaseSettings):
         for entry in filter(None, (e.strip() for e in value.split(","))):
             currency, sep, amount = entry.partition("=")
             try:
-                ok = bool(sep) and len(currency.strip()) == 3 and Decimal(amount.strip()) >= 0
+                ok = bool(sep) and Decimal(amount.strip()) >= 0
             except ArithmeticError:
                 ok = False
             if not ok:
                 raise ValueError(f"{entry!r} must be CURRENCY=amount, such as MYR=50000")
+            if currency.strip().upper() not in CURRENCIES:
+                raise ValueError(f"{entry!r}: {currency.strip()!r} is not an ISO 4217 currency code")
         return value
 
     @field_validator("database_url")

@@ -5,11 +5,11 @@ A value that fails validation is reported as a QualityIssue and left out; the re
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import replace
 from typing import TypeVar
 
+from contracts.codes import COUNTRIES, COUNTRY_ALIASES
 from hub.domain.emails import normalise_email
 from hub.domain.errors import InvalidValue
 from hub.domain.identifiers import normalise_tax_id
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 def _unique(items: Iterable[_T], key: Callable[[_T], Hashable]) -> tuple[_T, ...]:
@@ -60,7 +59,8 @@ def normalise_address(address: Address, path: str) -> tuple[Address | None, list
     country = clean_text(address.country)
     if country is not None:
         country = country.upper()
-        if not _COUNTRY.match(country):
+        country = COUNTRY_ALIASES.get(country, country)
+        if country not in COUNTRIES:
             issues.append(
                 QualityIssue(
                     "invalid_country", f"{path}.country", f"{country!r} is not an ISO 3166-1 alpha-2 code"

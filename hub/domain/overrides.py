@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from contracts.codes import CURRENCIES
 from hub.domain.emails import normalise_email
 from hub.domain.errors import InvalidValue
 from hub.domain.model import CreditTerms
@@ -21,8 +22,7 @@ from hub.domain.survivorship import GoldenAttributes, Lineage, missing_master_da
 
 STEWARD_SOURCE = "steward"
 STATUSES = ("prospect", "active", "inactive", "suspended")
-_CURRENCY = re.compile(r"[A-Z]{3}")
-_MONEY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
+_MONEY = re.compile(r"[0-9]{1,16}(\.[0-9]{1,2})?")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _money(value: Any) -> Decimal:
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+    if not isinstance(value, str) or value not in CURRENCIES:
         raise InvalidValue("invalid_override", "currency must be an ISO 4217 code such as MYR")
     return value
 

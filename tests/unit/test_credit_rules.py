@@ -121,6 +121,8 @@ def test_an_override_replaces_the_value_and_names_the_steward_in_lineage() -> No
     [
         ("status", "asleep", "invalid_override"),
         ("phones", ["0123"], "invalid_override"),
+        ("credit.currency", "XYZ", "invalid_override"),
+        ("credit.currency", "myr", "invalid_override"),
         ("nope", "x", "attribute_not_overridable"),
     ],
 )

@@ -369,6 +369,18 @@ def test_a_contacts_invalid_email_and_phone_are_reported_at_the_contact() -> Non
             [("invalid_country", "addresses[0].country")],
         ),
         (
+            "two letters that ISO 3166-1 does not assign are an issue and dropped",
+            (Address(line1="1 Main St", city="Springfield", country="XX"),),
+            (Address(line1="1 Main St", city="Springfield"),),
+            [("invalid_country", "addresses[0].country")],
+        ),
+        (
+            "UK, which ISO 3166-1 reserves for the United Kingdom, is read as GB",
+            (Address(line1="10 Downing St", postal_code="SW1A 2AA", country="uk"),),
+            (Address(line1="10 Downing St", postal_code="SW1A 2AA", country="GB"),),
+            [],
+        ),
+        (
             "the same address twice is kept once",
             (
                 KUALA_LUMPUR,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from hub.cli import main
 from hub.settings import Settings
@@ -32,6 +34,15 @@ def test_an_empty_bootstrap_variable_selects_the_embedded_broker() -> None:
     assert Settings(kafka_bootstrap_servers="").kafka_bootstrap_servers is None
 
 
+@pytest.mark.parametrize(
+    ("thresholds", "refused"), [("MYR=50000,XYZ=100", "not an ISO 4217"), ("MYR=fifty", "CURRENCY=amount")]
+)
+def test_approval_thresholds_name_iso_currencies_and_amounts(thresholds: str, refused: str) -> None:
+    with pytest.raises(ValidationError, match=refused):
+        Settings(credit_approval_thresholds=thresholds)
+    assert Settings(credit_approval_thresholds="myr=50000").approval_thresholds == {"MYR": Decimal(50000)}
+
+
 def test_hub_publish_of_a_missing_file_exits_2_with_one_line_saying_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -41,3 +52,16 @@ def test_hub_publish_of_a_missing_file_exits_2_with_one_line_saying_so(
     assert main(["publish", str(tmp_path / "missing.jsonl"), "--topic", "crm"]) == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "missing.jsonl" in err and "Traceback" not in err
+
+
+def test_a_setting_that_is_not_valid_stops_hub_with_one_line_naming_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_BATCH_SIZE", "0")
+    monkeypatch.setenv("HUB_CREDIT_APPROVAL_THRESHOLDS", "MYR=50000,XYZ=100")
+
+    assert main(["worker"]) == 2
+    batch, thresholds = sorted(capsys.readouterr().err.splitlines())
+    assert batch.startswith("hub: HUB_BATCH_SIZE='0' is not valid:"), batch
+    assert thresholds.startswith("hub: HUB_CREDIT_APPROVAL_THRESHOLDS="), thresholds
+    assert "'XYZ' is not an ISO 4217 currency code" in thresholds
