@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from hub.bootstrap import Hub, bootstrap, resolve_settings
 from hub.settings import SOURCE_TOPICS, Settings
@@ -490,6 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Settings whose value may hold a password or token: an error names them without their value.
+SECRET_VARIABLES = frozenset({"HUB_DATABASE_URL", "HUB_KAFKA_SASL_PASSWORD", "HUB_API_TOKENS"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `hub` console script."""
     args = build_parser().parse_args(argv)
@@ -498,14 +503,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         for item in error.errors(include_url=False):
             variable = "HUB_" + "_".join(str(part) for part in item["loc"]).upper()
-            print(f"hub: {variable}={item['input']!r} is not valid: {item['msg']}", file=sys.stderr)
+            shown = "" if variable in SECRET_VARIABLES else f"={item['input']!r}"
+            print(f"hub: {variable}{shown} is not valid: {item['msg']}", file=sys.stderr)
         return 2
     # `hub run` prints its own one-screen summary; its children log at HUB_LOG_LEVEL into HUB_DATA_DIR/logs.
     level = "WARNING" if args.command == "run" else settings.log_level
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    code: int = args.func(settings, args)
+    try:
+        code: int = args.func(settings, args)
+    except OperationalError as error:  # every command but `run` needs the database first
+        print(f"hub {args.command}: cannot reach the database: {_first_line(error)}", file=sys.stderr)
+        return 1
+    except ArgumentError as error:
+        reason = _first_line(error)
+        print(f"hub {args.command}: HUB_DATABASE_URL is not a URL the hub can use: {reason}", file=sys.stderr)
+        return 2
     return code
 
 

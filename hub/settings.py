@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from contracts.codes import CURRENCIES
 
@@ -138,7 +140,13 @@ class Settings(BaseSettings):
             return None
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
+                url = "postgresql+psycopg://" + url[len(prefix) :]
+        try:
+            make_url(url)
+        except (ArgumentError, ValueError) as error:
+            raise ValueError(f"is not a URL: {error}") from error
+        if not url.startswith("postgresql+psycopg://"):
+            raise ValueError("must be a PostgreSQL URL: postgresql://USER:PASSWORD@HOST:5432/DATABASE")
         return url
 
     @field_validator("kafka_bootstrap_servers")

@@ -65,3 +65,36 @@ def test_a_setting_that_is_not_valid_stops_hub_with_one_line_naming_its_variable
     assert batch.startswith("hub: HUB_BATCH_SIZE='0' is not valid:"), batch
     assert thresholds.startswith("hub: HUB_CREDIT_APPROVAL_THRESHOLDS="), thresholds
     assert "'XYZ' is not an ISO 4217 currency code" in thresholds
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("mysql://hub:secret@db/hub", "must be a PostgreSQL URL"),
+        ("postgresql://hub:secret@[::1", "is not a URL"),
+        ("postgresql://hub:secret@db:port/hub", "is not a URL"),
+    ],
+)
+def test_a_database_url_the_hub_cannot_use_stops_hub_without_showing_its_password(
+    url: str, complaint: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", url)
+
+    assert main(["migrate"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("hub: HUB_DATABASE_URL is not valid:") and complaint in line, line
+    assert "secret" not in line
+
+
+def test_every_command_says_in_one_line_that_the_database_cannot_be_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+
+    for command in ("migrate", "republish", "worker"):
+        assert main([command]) == 1, command
+        err = capsys.readouterr().err
+        assert f"hub {command}: cannot reach the database: connection failed" in err, err
+        assert "Traceback" not in err
