@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from aiokafka.errors import KafkaConnectionError
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -110,9 +111,9 @@ def cmd_republish(settings: Settings, args: argparse.Namespace) -> int:
 
     async def drain() -> int | None:
         producer = create_producer(settings)
-        await producer.start()
         relay = OutboxRelay(hub.engine, producer)
         try:
+            await producer.start()
             if not await asyncio.to_thread(relay.try_lock):
                 return None
             total = 0
@@ -513,6 +514,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         code: int = args.func(settings, args)
+    except KafkaConnectionError as error:
+        print(f"hub {args.command}: cannot reach the broker: {error}", file=sys.stderr)
+        return 1
     except OperationalError as error:  # every command but `run` needs the database first
         print(f"hub {args.command}: cannot reach the database: {_first_line(error)}", file=sys.stderr)
         return 1

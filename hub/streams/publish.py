@@ -32,8 +32,8 @@ def read_json_lines(path: Path) -> list[tuple[bytes | None, bytes]]:
 async def publish(settings: Settings, topic: str, messages: Iterable[tuple[bytes | None, bytes]]) -> int:
     """Send messages to a topic in order and wait until the broker acknowledged them all."""
     producer = create_producer(settings)
-    await producer.start()
     try:
+        await producer.start()
         futures = [await producer.send(topic, value=value, key=key) for key, value in messages]
         for future in futures:
             await future

@@ -98,3 +98,16 @@ def test_every_command_says_in_one_line_that_the_database_cannot_be_reached(
         err = capsys.readouterr().err
         assert f"hub {command}: cannot reach the database: connection failed" in err, err
         assert "Traceback" not in err
+
+
+def test_hub_publish_to_a_broker_that_cannot_be_reached_exits_1_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HUB_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path))
+    messages = tmp_path / "one.jsonl"
+    messages.write_text('{"message_id": "m-1", "source_record_id": "CRM-1"}\n')
+
+    assert main(["publish", str(messages), "--topic", "crm"]) == 1
+    err = capsys.readouterr().err
+    assert "hub publish: cannot reach the broker: " in err and "Traceback" not in err
