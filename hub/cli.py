@@ -72,6 +72,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     """Publish a JSON Lines file to a topic, one message a line, keyed by source_record_id."""
+    from hub.streams.kafka import existing_topics
     from hub.streams.publish import publish, read_json_lines
 
     settings = resolve_settings(settings)
@@ -84,6 +85,13 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
         messages = read_json_lines(Path(args.file)) if args.file != "-" else _stdin_lines()
     except OSError as error:
         print(f"hub publish: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    if topic not in asyncio.run(existing_topics(settings)):  # a typo would create a topic nobody reads
+        print(
+            f"hub publish: the broker has no topic {topic!r}; the hub reads"
+            f" {', '.join(settings.topic(t) for t in SOURCE_TOPICS.values())}",
+            file=sys.stderr,
+        )
         return 2
     sent = asyncio.run(publish(settings, topic, messages))
     print(f"published {sent} messages to {topic}")

@@ -76,6 +76,16 @@ async def ensure_topics(settings: Settings) -> list[str]:
         await admin.close()
 
 
+async def existing_topics(settings: Settings) -> set[str]:
+    """Return the topics the broker has, without creating any."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    try:
+        await admin.start()
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 def create_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """Return a producer that waits for every replica; not idempotent (Tansu rejects InitProducerId)."""
     options = {**client_options(settings), "acks": "all", "linger_ms": 5, **overrides}
