@@ -85,6 +85,39 @@ def current_credit_status(uow: UnitOfWork, golden_id: str) -> dict[str, Any] | N
     return None if row is None else {"version": row.version, **row.status}
 
 
+def exposure_locks(command: RecordExposure) -> list[str]:
+    """The advisory locks of an AR message: its account, its message id, and the source record it names.
+
+    The source record's lock is the one its own changes take: a customer change and an exposure naming it
+    never run side by side, so the exposure is either booked on the record the change stored, or parked
+    where the change finds it, not lost between two transactions that do not see each other.
+    """
+    locks = [f"account:{command.account_id}", f"message:{command.message_id}"]
+    if command.named_source is not None:
+        locks.append(f"source:{command.named_source}:{command.named_source_record_id}")
+    return locks
+
+
+def _lock_named_customer(uow: UnitOfWork, command: RecordExposure) -> str | None:
+    """Find the golden record the exposure belongs to and lock it, as a merge locks the records it retires.
+
+    A merge committed while this waited for the lock may have retired the record, or moved the named
+    source record: look again after each lock until the record found is the one locked.
+    """
+    locked: str | None = None
+    while True:
+        if command.named_golden_id is not None:
+            found: str | None = command.named_golden_id
+        else:
+            assert command.named_source is not None and command.named_source_record_id is not None
+            found = uow.golden_id_of(command.named_source, command.named_source_record_id)
+        golden_id = uow.resolve(found) if found else None
+        if golden_id is None or golden_id == locked:
+            return golden_id
+        uow.golden(golden_id, for_update=True)
+        locked = golden_id
+
+
 def apply_exposure(uow: UnitOfWork, command: RecordExposure, ctx: PublishContext) -> Outcome | Rejection:
     """Record what an AR account owes and re-evaluate its customer's credit status.
 
@@ -92,7 +125,7 @@ def apply_exposure(uow: UnitOfWork, command: RecordExposure, ctx: PublishContext
     naming a source record the hub has not seen yet is parked and booked when the record arrives.
     A message older (by `as_of`) than the one applied is stale.
     """
-    uow.lock([f"account:{command.account_id}", f"message:{command.message_id}"])
+    uow.lock(exposure_locks(command))
     if uow.is_processed(command.message_id):
         uow.count_outcome("ar", "duplicate")
         return "duplicate"
@@ -108,19 +141,14 @@ def apply_exposure(uow: UnitOfWork, command: RecordExposure, ctx: PublishContext
         uow.remove_exposure(command.account_id)
         golden_id = None
     else:
-        if command.named_golden_id is not None:
-            if uow.golden(command.named_golden_id) is None:
-                return Rejection(
-                    "unidentifiable",
-                    f"AR names golden record {command.named_golden_id}, which the hub does not know",
-                    (FieldError("payload.customer.golden_id", "no such golden record"),),
-                    command.message_id,
-                )
-            golden_id = uow.resolve(command.named_golden_id)
-        else:
-            assert command.named_source is not None and command.named_source_record_id is not None
-            found = uow.golden_id_of(command.named_source, command.named_source_record_id)
-            golden_id = uow.resolve(found) if found else None
+        if command.named_golden_id is not None and uow.golden(command.named_golden_id) is None:
+            return Rejection(
+                "unidentifiable",
+                f"AR names golden record {command.named_golden_id}, which the hub does not know",
+                (FieldError("payload.customer.golden_id", "no such golden record"),),
+                command.message_id,
+            )
+        golden_id = _lock_named_customer(uow, command)
         uow.save_exposure(
             {
                 "account_id": command.account_id,

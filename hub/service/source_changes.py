@@ -16,9 +16,9 @@ from hub.domain.blocking import blocking_keys
 from hub.domain.matching import Decision, decide_match
 from hub.domain.model import CleanRecord
 from hub.domain.scoring import MatchModel
-from hub.service.credit import refresh_credit_status
+from hub.service.credit import exposure_locks, refresh_credit_status
 from hub.service.golden import PublishContext, refresh_golden
-from hub.service.intake import ApplySourceChange, InboundMessage, Rejection
+from hub.service.intake import ApplySourceChange, InboundMessage, RecordExposure, Rejection
 from hub.service.merging import merge_golden_records
 from hub.store.codec import record_from_json, record_to_json
 from hub.store.uow import (
@@ -45,7 +45,13 @@ def change_locks(command: ApplySourceChange) -> tuple[str, ...]:
 
 def read_ahead(uow: UnitOfWork, commands: Iterable[object]) -> None:
     """Open a batch's source changes and find their records' candidates at once: two round trips for
-    the batch instead of three per message."""
+    the batch instead of three per message. An AR batch takes all its locks at once, in the one order
+    every worker uses, as a batch of customer changes does: taken message by message, two batches could
+    each hold a source record's lock the other waits for."""
+    commands = list(commands)
+    exposure_keys = [k for c in commands if isinstance(c, RecordExposure) for k in exposure_locks(c)]
+    if exposure_keys:
+        uow.lock(exposure_keys)
     uow.read_ahead_source_changes(
         [
             SourceChangeKeys(
