@@ -71,14 +71,17 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def _outstanding(exposures: Sequence[Exposure], currency: str | None) -> tuple[Decimal, bool]:
-    """Sum the exposure in the customer's currency; report whether any is in another currency."""
+    """Sum the exposure in the customer's currency; report whether any is owed in another currency.
+
+    A settled account (nothing outstanding) in another currency owes nothing to convert: no mismatch.
+    """
+    owing = [e for e in exposures if e.outstanding != ZERO]
     if currency is None:
-        currencies = {e.currency for e in exposures}
-        if len(currencies) > 1:
+        if len({e.currency for e in owing}) > 1:
             return ZERO, True
-        return sum((e.outstanding for e in exposures), ZERO), False
-    matching = [e.outstanding for e in exposures if e.currency == currency]
-    return sum(matching, ZERO), len(matching) != len(exposures)
+        return sum((e.outstanding for e in owing), ZERO), False
+    matching = [e.outstanding for e in owing if e.currency == currency]
+    return sum(matching, ZERO), len(matching) != len(owing)
 
 
 def credit_status(

@@ -55,6 +55,21 @@ def test_exposure_in_another_currency_is_left_out_and_holds_as_a_mismatch() -> N
     assert (status.outstanding, status.hold_reasons) == (Decimal("1000.00"), ("currency_mismatch",))
 
 
+def test_a_settled_account_in_another_currency_is_no_mismatch() -> None:
+    status = status_of(snapshot(), myr("1000.00"), Exposure("B", Decimal("0.00"), None, "USD"))
+    assert (status.outstanding, status.hold_reasons) == (Decimal("1000.00"), ())
+
+
+def test_without_a_limit_exposure_in_one_currency_is_summed_and_in_several_cannot_be() -> None:
+    no_credit = snapshot(credit=None)
+    usd = Exposure("B", Decimal("300.00"), None, "USD")
+    settled_sgd = Exposure("C", Decimal("0.00"), None, "SGD")
+    alone = status_of(no_credit, myr("700.00"), settled_sgd)
+    assert (alone.outstanding, alone.currency, alone.hold_reasons) == (Decimal("700.00"), None, ())
+    mixed = status_of(no_credit, myr("700.00"), usd)
+    assert (mixed.outstanding, mixed.hold_reasons) == (Decimal("0"), ("currency_mismatch",))
+
+
 def test_every_reason_is_listed_in_a_fixed_order() -> None:
     status = status_of(
         snapshot(blacklisted=True, status="suspended"), myr("200000"), missing=("tax_ids",), suspected=True
