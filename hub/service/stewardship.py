@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from hub.domain.errors import InvalidValue
@@ -357,6 +358,31 @@ def propose_credit_limit(
     return result
 
 
+def _check_proposal_still_holds(proposal: Any, golden_id: str, credit: dict[str, Any]) -> None:
+    """Refuse to approve a raise whose basis moved: the approver agreed to that change of that limit."""
+    again = "reject it and propose again"
+    if golden_id != proposal.golden_id:
+        raise StewardActionRefused(
+            "customer_merged",
+            f"proposal {proposal.id} was made for {proposal.golden_id}, since merged into {golden_id}, whose"
+            f" credit limit it did not consider: {again} on {golden_id}",
+        )
+    if credit.get("currency") != proposal.currency:
+        raise StewardActionRefused(
+            "currency_changed",
+            f"proposal {proposal.id} is for {proposal.credit_limit:.2f} {proposal.currency}, but the credit"
+            f" currency of {golden_id} is now {credit.get('currency')}: {again}",
+        )
+    current = None if credit.get("limit") is None else Decimal(credit["limit"])
+    if current != proposal.previous_limit:
+        before = "none" if proposal.previous_limit is None else f"{proposal.previous_limit:.2f}"
+        raise StewardActionRefused(
+            "limit_changed",
+            f"proposal {proposal.id} raises the credit limit of {golden_id} from {before}, but it is now"
+            f" {'none' if current is None else f'{current:.2f}'}: {again}",
+        )
+
+
 def decide_credit_limit(
     uow: UnitOfWork,
     proposal_id: int,
@@ -378,14 +404,10 @@ def decide_credit_limit(
         )
     golden_id = uow.resolve(proposal.golden_id)
     status = "approved" if approve else "rejected"
-    golden = uow.golden(golden_id)
-    currency = (((golden.customer if golden else None) or {}).get("credit") or {}).get("currency")
-    if approve and currency != proposal.currency:
-        raise StewardActionRefused(
-            "currency_changed",
-            f"proposal {proposal_id} is for {proposal.credit_limit:.2f} {proposal.currency}, but the credit"
-            f" currency of {golden_id} is now {currency}: reject it and propose again",
-        )
+    golden = uow.golden(golden_id, for_update=True)
+    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    if approve:
+        _check_proposal_still_holds(proposal, golden_id, credit)
     if approve:
         value = f"{proposal.credit_limit:.2f}"
         uow.set_override(golden_id, "credit.limit", value, actor=actor, reason=proposal.reason)

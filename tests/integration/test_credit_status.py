@@ -319,3 +319,50 @@ def test_moving_a_credit_limit_to_another_currency_needs_a_second_person_as_a_ra
     )
     assert (approved.status_code, approved.json()["code"]) == (409, "currency_changed")
     assert statuses(hub, golden_id)[-1]["credit_limit"] == "100000.00"
+
+
+def test_a_raise_is_not_approved_once_its_customer_was_merged_or_its_limit_moved(
+    hub: Hub, client: TestClient
+) -> None:
+    def propose(golden_id: str, limit: str) -> int:
+        version = client.get(f"/customers/{golden_id}", headers=VIEWER).json()["version"]
+        pending = client.post(
+            f"/customers/{golden_id}/credit-limit-proposals",
+            json={"credit_limit": limit, "reason": "big raise", "version": version},
+            headers=ANA,
+        ).json()
+        assert pending["status"] == "pending", pending
+        return int(pending["proposal_id"])
+
+    def approve(proposal_id: int) -> Any:
+        return client.post(
+            f"/credit-limit-proposals/{proposal_id}/approve", json={"reason": "ok"}, headers=SAM
+        )
+
+    survivor = customer(hub, "C-13", 11, limit="190000.00")
+    merged_away = customer(hub, "C-14", 12, limit="10000.00")
+    for_merged = propose(merged_away, "70000.00")
+    version = client.get(f"/customers/{survivor}", headers=VIEWER).json()["version"]
+    merge = client.post(
+        f"/customers/{survivor}/merge",
+        json={"other_ids": [merged_away], "reason": "one company", "version": version},
+        headers=ANA,
+    )
+    assert merge.status_code == 200, merge.json()
+    refused = approve(for_merged)
+    assert (refused.status_code, refused.json()["code"]) == (409, "customer_merged")
+    assert statuses(hub, survivor)[-1]["credit_limit"] == "190000.00"
+
+    moved = customer(hub, "C-15", 13)  # 100,000.00 MYR
+    for_moved = propose(moved, "300000.00")
+    lowered = crm_organisation("Credit Customer C-15 Sdn Bhd", vat=("dk_cvr", VALID_CVRS[13]))
+    lowered["credit"] = {"limit": "20000.00", "currency": "MYR", "check_limit": True}
+    assert deliver(hub, "crm", envelope("crm", "C-15", lowered, minutes=5)) == "applied"
+    refused = approve(for_moved)
+    assert (refused.status_code, refused.json()["code"]) == (409, "limit_changed")
+    assert "from 100000.00, but it is now 20000.00" in refused.json()["detail"]
+    assert statuses(hub, moved)[-1]["credit_limit"] == "20000.00"
+    rejected = client.post(
+        f"/credit-limit-proposals/{for_moved}/reject", json={"reason": "stale"}, headers=SAM
+    )
+    assert rejected.status_code == 200, rejected.json()
