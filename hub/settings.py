@@ -132,6 +132,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{entry!r}: {currency.strip()!r} is not an ISO 4217 currency code")
         return value
 
+    @field_validator("max_clock_skew", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """Read a plain number as seconds (`7200`), as the README promises, besides ISO 8601 (`PT2H`)."""
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _psycopg_driver(cls, url: str | None) -> str | None:

@@ -111,3 +111,11 @@ def test_hub_publish_to_a_broker_that_cannot_be_reached_exits_1_saying_so(
     assert main(["publish", str(messages), "--topic", "crm"]) == 1
     err = capsys.readouterr().err
     assert "hub publish: cannot reach the broker: " in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("7200", 7200), ("90.5", 90.5), ("PT2H", 7200)])
+def test_the_clock_skew_is_read_in_seconds_or_as_an_iso_8601_duration(
+    written: str, seconds: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HUB_MAX_CLOCK_SKEW", written)
+    assert Settings().max_clock_skew.total_seconds() == seconds
