@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 import re
+from functools import cache
 from types import ModuleType
 from typing import Any
 
 from stdnum.exceptions import ValidationError
 
+from contracts.codes import COUNTRIES
 from hub.domain.errors import InvalidValue
 from hub.domain.model import RawTaxId, TaxId
 
@@ -154,3 +156,29 @@ def normalise_tax_id(
             f"state (GST code {', '.join(sorted(india_state_codes))})",
         )
     return TaxId(scheme=scheme, value=number, valid=True, key=key)
+
+
+@cache
+def _countries_with_vat_numbers() -> tuple[str, ...]:
+    """The countries whose VAT number stdnum reads from a bare number: the EU's, the UK and `<cc>.vat`."""
+    own = [c for c in sorted(COUNTRIES) if _stdnum_module(f"{c.lower()}_vat") is not None]
+    return tuple(dict.fromkeys([*sorted(EU_VAT_PREFIXES - set(_VAT_PREFIX_COUNTRY)), "GB", *own]))
+
+
+def search_keys(raw: RawTaxId, *, country: str | None) -> list[str]:
+    """The keys an identifier may be stored under, for a search.
+
+    With a scheme, a country or a country prefix the number has one key. A bare number (`13585628`)
+    could be any country's: it is read as the VAT number of every country it is valid in, and kept
+    as the unverified number a record without a billing country stores.
+    """
+    if (raw.scheme and raw.scheme.strip()) or country or _scheme_for_unlabelled_vat(raw.value, None):
+        key = normalise_tax_id(raw, default_country=country, india_state_codes=frozenset()).key
+        return [key] if key else []
+    keys = [_unverified("vat", raw.value).key]
+    for candidate in _countries_with_vat_numbers():
+        try:
+            keys.append(normalise_tax_id(raw, default_country=candidate, india_state_codes=frozenset()).key)
+        except InvalidValue:
+            continue
+    return [k for k in dict.fromkeys(keys) if k]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from psycopg.rows import namedtuple_row
@@ -52,10 +53,10 @@ def _summary(row: Any) -> dict[str, Any]:
 
 
 def search_by_key(
-    conn: Connection, kind: str, value: str, after: str | None, limit: int
+    conn: Connection, kind: str, values: Sequence[str], after: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Find golden records by an exact blocking key (email, phone, identifier), paged by golden id."""
-    ids = select(match_key.c.golden_id).where(and_(match_key.c.kind == kind, match_key.c.value == value))
+    """Find golden records by exact blocking keys (email, phone, identifier), paged by golden id."""
+    ids = select(match_key.c.golden_id).where(and_(match_key.c.kind == kind, match_key.c.value.in_(values)))
     return _page(conn, golden_record.c.golden_id.in_(ids), after, limit)
 
 

@@ -80,6 +80,8 @@ def test_customers_are_found_by_name_email_phone_tax_id_golden_id_and_source_ref
         "phone=33123456&country=DK",
         "tax_id=DK 13 58 56 28",
         "tax_id=13585628&scheme=dk_cvr",
+        "tax_id=13585628&country=dk",
+        "tax_id=13585628",  # a bare number: read as every country's VAT number it is valid as
         f"golden_id={golden_id}",
         "source=crm&source_record_id=A-1",
     ]
@@ -96,6 +98,8 @@ def test_a_search_needs_exactly_one_criterion_and_valid_values(client: TestClien
     assert (response.status_code, response.json()["code"]) == (422, "invalid_email")
     response = client.get("/customers?limit=1000&q=ab", headers=VIEWER)
     assert response.status_code == 422 and response.json()["errors"][0]["path"] == "query.limit"
+    response = client.get("/customers?email=a@b.example&after=garbage", headers=VIEWER)
+    assert response.status_code == 422 and response.json()["errors"][0]["path"] == "query.after"
 
 
 def test_a_golden_record_shows_its_sources_lineage_and_history_and_404s_when_unknown(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hub.domain.errors import InvalidValue
-from hub.domain.identifiers import normalise_tax_id
+from hub.domain.identifiers import normalise_tax_id, search_keys
 from hub.domain.india import gst_state_codes
 from hub.domain.model import RawTaxId, TaxId
 
@@ -261,3 +261,11 @@ def test_a_shop_vat_number_without_prefix_is_read_with_the_billing_countrys_own_
     )
     assert from_shop.valid is True
     assert from_shop.key == from_crm.key
+
+
+def test_a_bare_number_is_searched_as_every_countrys_vat_number_it_is_valid_as() -> None:
+    keys = search_keys(RawTaxId(None, "13585628"), country=None)
+    assert "DK:vat:13585628" in keys and "vat:13585628" in keys
+    assert search_keys(RawTaxId(None, "DK 13 58 56 28"), country=None) == ["DK:vat:13585628"]
+    assert search_keys(RawTaxId("dk_cvr", "13585628"), country=None) == ["DK:vat:13585628"]
+    assert search_keys(RawTaxId(None, "201912345R"), country="SG") == ["SG:uen:201912345R"]

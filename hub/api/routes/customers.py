@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field
 from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, ReasonQuery, Steward, Viewer, storable
 from hub.api.problems import Problem
 from hub.domain.errors import InvalidValue
-from hub.domain.identifiers import normalise_tax_id
+from hub.domain.identifiers import search_keys
 from hub.domain.model import RawTaxId
 from hub.domain.normalise import normalise_email, normalise_phone
 from hub.service.erasure import erase_customer
@@ -48,7 +48,10 @@ def search_customers(
     source_record_id: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[
-        str | None, Query(max_length=40, description="cursor: the last golden_id of the page")
+        str | None,
+        Query(
+            max_length=40, pattern="^CUS-[0-9]+$", description="cursor: the last golden_id of the page (next)"
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Search golden records by one criterion; exact ones page by cursor, names rank by likeness."""
@@ -73,18 +76,14 @@ def search_customers(
             items = queries.search_by_name(conn, q, limit)
             return {"items": items, "next": None}
         if email:
-            items = queries.search_by_key(conn, "email", normalise_email(email), after, limit)
+            items = queries.search_by_key(conn, "email", [normalise_email(email)], after, limit)
         elif phone:
             items = queries.search_by_key(
-                conn, "phone", normalise_phone(phone, country and country.upper()), after, limit
+                conn, "phone", [normalise_phone(phone, country and country.upper())], after, limit
             )
         elif tax_id:
-            key = normalise_tax_id(
-                RawTaxId(scheme, tax_id),
-                default_country=country and country.upper(),
-                india_state_codes=frozenset(),
-            ).key
-            items = queries.search_by_key(conn, "identifier", key or "", after, limit)
+            keys = search_keys(RawTaxId(scheme, tax_id), country=country and country.upper())
+            items = queries.search_by_key(conn, "identifier", keys, after, limit)
         elif golden_id:
             items = queries.search_by_golden_id(conn, golden_id)
         else:
