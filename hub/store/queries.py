@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, func, select
 from hub.domain.names import LEGAL_FORM_PHRASES, LEGAL_FORM_TOKENS
 from hub.store.tables import (
     ar_exposure,
+    credit_limit_proposal,
     credit_status,
     customer_alert,
     dead_letter,
@@ -401,3 +402,39 @@ def dead_letters(
         }
         for r in rows
     ]
+
+
+def _proposal(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "golden_id": r.golden_id,
+        "credit_limit": f"{r.credit_limit:.2f}",
+        "currency": r.currency,
+        "previous_limit": None if r.previous_limit is None else f"{r.previous_limit:.2f}",
+        "proposed_by": r.proposed_by,
+        "reason": r.reason,
+        "status": r.status,
+        "decided_by": r.decided_by,
+        "decided_at": None if r.decided_at is None else r.decided_at.isoformat(),
+        "created_at": r.created_at.isoformat(),
+    }
+
+
+def credit_limit_proposals(
+    conn: Connection, *, status: str | None, golden_id: str | None, after: int | None, limit: int
+) -> list[dict[str, Any]]:
+    """List credit-limit proposals oldest first, paged by id: what waits for a second person, or all."""
+    stmt = select(credit_limit_proposal)
+    if status is not None:
+        stmt = stmt.where(credit_limit_proposal.c.status == status)
+    if golden_id is not None:
+        stmt = stmt.where(credit_limit_proposal.c.golden_id == golden_id)
+    if after is not None:
+        stmt = stmt.where(credit_limit_proposal.c.id > after)
+    return [_proposal(r) for r in conn.execute(stmt.order_by(credit_limit_proposal.c.id).limit(limit))]
+
+
+def credit_limit_proposal_detail(conn: Connection, proposal_id: int) -> dict[str, Any] | None:
+    """Return one credit-limit proposal."""
+    row = conn.execute(select(credit_limit_proposal).where(credit_limit_proposal.c.id == proposal_id)).first()
+    return None if row is None else _proposal(row)

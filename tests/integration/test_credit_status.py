@@ -270,6 +270,14 @@ def test_a_raise_above_the_threshold_needs_a_second_person(hub: Hub, client: Tes
     ).json()
     assert proposal["status"] == "pending"
     assert statuses(hub, golden_id)[-1]["credit_limit"] == "120000.00"
+    waiting = client.get("/credit-limit-proposals", headers=VIEWER).json()["items"]
+    assert [
+        (p["id"], p["golden_id"], p["previous_limit"], p["credit_limit"], p["currency"]) for p in waiting
+    ] == [(proposal["proposal_id"], golden_id, "120000.00", "300000.00", "MYR")]
+    shown = client.get(f"/credit-limit-proposals/{proposal['proposal_id']}", headers=VIEWER).json()
+    assert (shown["proposed_by"], shown["reason"], shown["status"]) == ("ana", "big raise", "pending")
+    missing = client.get("/credit-limit-proposals/999999", headers=VIEWER)
+    assert (missing.status_code, missing.json()["code"]) == (404, "proposal_not_found")
 
     own = client.post(
         f"/credit-limit-proposals/{proposal['proposal_id']}/approve", json={"reason": "ok"}, headers=ANA
@@ -280,6 +288,9 @@ def test_a_raise_above_the_threshold_needs_a_second_person(hub: Hub, client: Tes
     )
     assert approved.status_code == 200, approved.json()
     assert statuses(hub, golden_id)[-1]["credit_limit"] == "300000.00"
+    assert client.get("/credit-limit-proposals", headers=VIEWER).json()["items"] == []
+    decided = client.get(f"/credit-limit-proposals?status=approved&golden_id={golden_id}", headers=VIEWER)
+    assert [(p["status"], p["decided_by"]) for p in decided.json()["items"]] == [("approved", "sam")]
     actions = [r.action for r in rows(hub.engine, "SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["override.set", "credit_limit.propose", "credit_limit.approve"]
 
