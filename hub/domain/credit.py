@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -129,6 +130,11 @@ def credit_status(
         payment_terms=credit.get("payment_terms"),
         survivor_id=survivor_id,
     )
+
+
+#: Raises of one customer's limit within this window add up against the threshold, so that a raise cut
+#: into steps below it still needs a second person. A raise a second person approved starts afresh.
+RAISE_WINDOW = timedelta(hours=24)
 
 
 def raise_needs_approval(

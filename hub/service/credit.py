@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from contracts.outbound import CreditStatusEvent
-from hub.domain.credit import Exposure, credit_status, raise_needs_approval
+from hub.domain.credit import RAISE_WINDOW, Exposure, credit_status, raise_needs_approval
 from hub.service.intake import FieldError, RecordExposure, Rejection
 from hub.store.uow import WALK_IN_GOLDEN_ID, CreditInputs, StoredGoldenRecord, UnitOfWork
 
@@ -192,11 +192,18 @@ def reattribute_exposure_on_unmerge(
 
 
 def needs_second_approver(uow: UnitOfWork, golden_id: str, proposed: Decimal, ctx: PublishContext) -> bool:
-    """Tell whether setting this credit limit raises it by more than the currency's threshold."""
+    """Tell whether setting this credit limit raises it by more than the currency's threshold.
+
+    The raise counts from the lowest limit of the last RAISE_WINDOW (since the last approval), so four
+    raises of 50,000 in an afternoon are one raise of 200,000.
+    """
     golden = uow.golden(golden_id)
     credit = (golden.customer or {}).get("credit") if golden else None
     current = Decimal(credit["limit"]) if credit and credit.get("limit") is not None else None
     currency = (credit or {}).get("currency") or ""
+    if current is not None and currency:
+        lowest = uow.lowest_credit_limit(golden_id, currency, RAISE_WINDOW)
+        current = current if lowest is None else min(current, lowest)
     return raise_needs_approval(current, proposed, currency, ctx.approval_thresholds)
 
 

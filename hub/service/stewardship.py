@@ -203,6 +203,13 @@ def override_attribute(
             " person may grant: correct the currency in the source system the limit comes from",
             409,
         )
+    if attribute == "credit.check_limit" and parsed is False and _limit_checked(uow, golden_id):
+        raise StewardActionRefused(
+            "approval_required",
+            f"turning the limit check of {golden_id} off lifts its credit limit altogether, more than one"
+            " person may grant: propose a higher limit, or change it in the source system",
+            409,
+        )
     before = next((o.value for o in uow.overrides(golden_id) if o.attribute == attribute), None)
     uow.set_override(golden_id, attribute, value, actor=actor, reason=reason)
     cause = {"steward": actor, "action": "override.set", "attribute": attribute, "reason": reason}
@@ -356,6 +363,12 @@ def propose_credit_limit(
         after=result,
     )
     return result
+
+
+def _limit_checked(uow: UnitOfWork, golden_id: str) -> bool:
+    golden = uow.golden(golden_id)
+    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    return bool(credit.get("check_limit")) and credit.get("limit") is not None
 
 
 def _check_proposal_still_holds(proposal: Any, golden_id: str, credit: dict[str, Any]) -> None:

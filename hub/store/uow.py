@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -120,6 +121,14 @@ MATCH_CONTEXT = (
 )
 #: What a credit status is computed from (named parameters g: golden id, kind: the hold alert's kind);
 #: the last status row is locked.
+LOWEST_CREDIT_LIMIT = (
+    "SELECT min((v.event->'customer'->'credit'->>'limit')::numeric) AS lowest FROM golden_version v"
+    " WHERE v.golden_id = %(g)s AND v.event->'customer'->'credit'->>'currency' = %(c)s"
+    " AND v.created_at >= now() - %(window)s"
+    " AND v.created_at >= coalesce((SELECT max(a.created_at) FROM golden_version a WHERE a.golden_id = %(g)s"
+    " AND a.cause->>'action' = 'credit_limit.approve'), '-infinity')"
+)
+
 CREDIT_INPUTS = (
     "WITH previous AS (SELECT version, status FROM credit_status WHERE golden_id = %(g)s FOR UPDATE)"
     " SELECT (SELECT version FROM previous) AS version, (SELECT status FROM previous) AS status,"
@@ -1272,6 +1281,12 @@ class UnitOfWork:
                 "value": _json(event),
             },
         )
+
+    def lowest_credit_limit(self, golden_id: str, currency: str, window: timedelta) -> Decimal | None:
+        """The lowest limit in this currency a golden record had within the window, counting only its
+        versions since the last credit-limit approval (that approval is their new starting point)."""
+        row = self._one(LOWEST_CREDIT_LIMIT, {"g": golden_id, "c": currency, "window": window})
+        return None if row is None else row.lowest
 
     def credit_inputs(self, golden_id: str, alert_kind: str) -> CreditInputs:
         """Read what a credit status is computed from in one round trip; the last status row is locked."""

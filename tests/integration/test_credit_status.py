@@ -377,3 +377,35 @@ def test_a_raise_is_not_approved_once_its_customer_was_merged_or_its_limit_moved
         f"/credit-limit-proposals/{for_moved}/reject", json={"reason": "stale"}, headers=SAM
     )
     assert rejected.status_code == 200, rejected.json()
+
+
+def test_raises_in_steps_add_up_and_switching_the_limit_check_off_needs_a_second_person(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = customer(hub, "C-16", 14)  # 100,000.00 MYR, checked; the threshold is 50,000 MYR
+
+    def propose(limit: str) -> Any:
+        version = client.get(f"/customers/{golden_id}", headers=VIEWER).json()["version"]
+        return client.post(
+            f"/customers/{golden_id}/credit-limit-proposals",
+            json={"credit_limit": limit, "reason": "growth", "version": version},
+            headers=ANA,
+        ).json()
+
+    assert propose("140000.00")["status"] == "applied"  # +40,000
+    second = propose("180000.00")  # +40,000 again: +80,000 since this morning
+    assert second["status"] == "pending", second
+    approved = client.post(
+        f"/credit-limit-proposals/{second['proposal_id']}/approve", json={"reason": "ok"}, headers=SAM
+    )
+    assert approved.status_code == 200, approved.json()
+    assert propose("220000.00")["status"] == "applied"  # the approval starts afresh: +40,000
+
+    version = client.get(f"/customers/{golden_id}", headers=VIEWER).json()["version"]
+    unchecked = client.put(
+        f"/customers/{golden_id}/overrides/credit.check_limit",
+        json={"value": False, "reason": "trusted", "version": version},
+        headers=ANA,
+    )
+    assert (unchecked.status_code, unchecked.json()["code"]) == (409, "approval_required")
+    assert statuses(hub, golden_id)[-1]["check_limit"] is True
