@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Response
@@ -14,7 +15,9 @@ from hub.api.routes import credit, customers, dead_letters, reviews
 from hub.api.security import parse_tokens
 from hub.bootstrap import Hub
 from hub.store.metrics import render_metrics
-from hub.streams.kafka import client_options
+from hub.streams.kafka import client_options, consumer_lag
+
+log = logging.getLogger(__name__)
 
 
 async def _broker_reachable(hub: Hub) -> bool:
@@ -31,6 +34,21 @@ async def _broker_reachable(hub: Hub) -> bool:
         return False
     finally:
         await admin.close()
+
+
+async def _consumer_lag_metric(hub: Hub) -> str:
+    """The consumer group's lag per source partition; nothing when the broker cannot say within 3 s."""
+    try:
+        lag = await asyncio.wait_for(consumer_lag(hub.settings), timeout=3)
+    except Exception as error:  # noqa: BLE001 - a scrape still reports what the database knows
+        log.warning("consumer lag unavailable: %s", error or type(error).__name__)
+        return ""
+    lines = [
+        "# HELP hub_consumer_lag Messages of a source topic partition the worker has not committed yet.",
+        "# TYPE hub_consumer_lag gauge",
+        *(f'hub_consumer_lag{{topic="{t}",partition="{p}"}} {n}' for (t, p), n in sorted(lag.items())),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _database_reachable(hub: Hub) -> bool:
@@ -82,7 +100,11 @@ def create_api(hub: Hub) -> FastAPI:
     @api.get("/metrics", tags=["operations"])
     async def metrics(hub: HubDep) -> Response:
         """Expose Prometheus metrics: messages, decisions, reviews, dead letters, outbox, request latency."""
-        body = await asyncio.to_thread(render_metrics, hub.engine) + request_latency.render()
+        body = (
+            await asyncio.to_thread(render_metrics, hub.engine)
+            + await _consumer_lag_metric(hub)
+            + request_latency.render()
+        )
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return api

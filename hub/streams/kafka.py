@@ -6,7 +6,7 @@ import logging
 import ssl
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -84,6 +84,40 @@ async def existing_topics(settings: Settings) -> set[str]:
         return set(await admin.list_topics())
     finally:
         await admin.close()
+
+
+async def consumer_lag(settings: Settings) -> dict[tuple[str, int], int]:
+    """Per source-topic partition, how many messages the worker's consumer group has not committed yet.
+
+    A partition the group never committed counts from its first offset: all of it is still to do.
+    """
+    options = client_options(settings)
+    consumer = AIOKafkaConsumer(**options, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(**options)
+    try:
+        await consumer.start()
+        await admin.start()
+        existing = await consumer.topics()
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in (settings.topic(t) for t in SOURCE_TOPICS.values())
+            if topic in existing
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return {}
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        committed = await admin.list_consumer_group_offsets(settings.consumer_group, partitions=partitions)
+        lag = {}
+        for tp in partitions:
+            done = committed.get(tp)
+            position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+            lag[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
+        return lag
+    finally:
+        await admin.close()
+        await consumer.stop()
 
 
 def create_producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:

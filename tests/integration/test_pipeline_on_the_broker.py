@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from hub.bootstrap import create_db_engine
+from hub.api.app import create_api
+from hub.bootstrap import bootstrap, create_db_engine
 from hub.settings import Settings
+from hub.streams.kafka import consumer_lag
 from tests.integration.helpers import outcome_counts
 from tests.messages import crm_organisation, encode, envelope, shop_company
 from tests.running import (
     WorkerProcess,
     outbox_drained,
+    partitions_of,
     processed_count,
     publish_messages,
     read_topic,
+    true_end_offsets,
     wait_until,
 )
 
@@ -163,3 +170,40 @@ def test_bad_messages_land_on_the_dead_letter_topic_and_their_neighbours_are_app
     ]
     assert all(letter["source_topic"] == settings.topic("source.crm.customer.v1") for letter in letters)
     assert _golden_of(settings, "E2E-BEFORE") and _golden_of(settings, "E2E-AFTER")
+
+
+async def messages_on(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return sum((await true_end_offsets(consumer, await partitions_of(consumer, topic))).values())
+    finally:
+        await consumer.stop()
+
+
+def test_metrics_report_the_consumer_lag_of_every_source_partition(
+    pipeline: tuple[Settings, Engine, WorkerProcess],
+) -> None:
+    settings = pipeline[0]
+    _process(pipeline, "crm", [envelope("crm", "E2E-LAG", crm_organisation("Lag Trading Ltd"))])
+    wait_until(lambda: sum(asyncio.run(consumer_lag(settings)).values()) == 0, timeout=30)
+
+    hub = bootstrap(settings)
+    try:
+        with TestClient(create_api(hub)) as client:
+            body = client.get("/metrics").text
+    finally:
+        hub.engine.dispose()
+    lines = [line for line in body.splitlines() if line.startswith("hub_consumer_lag{")]
+    topics = {settings.topic(t) for t in ("source.crm.customer.v1", "source.pos.customer.v1")}
+    assert {line.split('topic="')[1].split('"')[0] for line in lines} >= topics
+    assert all(line.endswith(" 0") for line in lines), lines
+
+    # a group that never consumed has everything on the topics still to do
+    idle = settings.model_copy(update={"consumer_group": "nobody-reads-this"})
+    # (Tansu reports a partition's end as the first offset of its last producer batch: the lag can read short)
+    on_crm = asyncio.run(
+        messages_on(settings.kafka_bootstrap_servers or "", settings.topic("source.crm.customer.v1"))
+    )
+    idle_lag = asyncio.run(consumer_lag(idle))
+    assert 0 < sum(n for (topic, _), n in idle_lag.items() if topic.endswith("crm.customer.v1")) <= on_crm
