@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from hub.domain.errors import InvalidValue
-from hub.domain.overrides import parse_override
+from hub.domain.overrides import PARSERS, parse_override
 from hub.service.credit import (
     SUSPECTED_BLACKLIST_MATCH,
     currency_change_needs_second_approver,
@@ -124,7 +124,9 @@ def merge_by_hand(
         raise StewardActionRefused("nothing_to_merge", "name at least one other golden record", 422)
     for other in others:
         found = uow.golden(other)
-        if found is not None and found.survivor_id is not None:
+        if found is None:
+            raise StewardActionRefused("customer_not_found", f"no golden record {other}", 404)
+        if found.survivor_id is not None:
             # merging its survivor instead would merge a record the steward did not name
             raise StewardActionRefused(
                 "not_mergeable", f"{other} was merged into {uow.resolve(other)}: name that one", 422
@@ -238,6 +240,12 @@ def remove_override(
 ) -> dict[str, Any]:
     """Remove a steward's value, so that survivorship chooses the attribute from the sources again."""
     _check_version(uow, golden_id, expected_version)
+    if attribute not in PARSERS:
+        raise StewardActionRefused(
+            "attribute_not_overridable",
+            f"{attribute!r} cannot be overridden; one of: {', '.join(sorted(PARSERS))}",
+            422,
+        )
     before = next((o.value for o in uow.overrides(golden_id) if o.attribute == attribute), None)
     if not uow.remove_override(golden_id, attribute):
         raise StewardActionRefused("override_not_found", f"{golden_id} has no override of {attribute}", 404)

@@ -110,6 +110,8 @@ def test_an_invalid_or_unknown_override_is_refused_with_a_code_and_changes_nothi
         f"/customers/{golden_id}/overrides/legal_name?reason=x&version=1", headers=STEWARD
     )
     assert (missing.status_code, missing.json()["code"]) == (404, "override_not_found")
+    nonsense = client.delete(f"/customers/{golden_id}/overrides/nonsense?reason=x&version=1", headers=STEWARD)
+    assert (nonsense.status_code, nonsense.json()["code"]) == (422, "attribute_not_overridable")
     no_reason = client.delete(f"/customers/{golden_id}/overrides/legal_name?version=1", headers=STEWARD)
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["path"] == "query.reason"
 
@@ -450,3 +452,24 @@ def test_metrics_show_open_reviews_and_request_latency_per_route(hub: Hub, clien
     body = client.get("/metrics").text
     assert "hub_open_reviews 0" in body
     assert 'hub_http_request_duration_seconds_count{method="GET",route="/customers",status="2xx"} 1' in body
+
+
+def test_a_merge_naming_an_unknown_record_is_404_and_a_version_must_be_one_whole_number(
+    hub: Hub, client: TestClient
+) -> None:
+    survivor = _organisation(hub, "O-8", "Kenanga Textiles Sdn Bhd")
+    other = _organisation(hub, "O-9", "Teratai Printing Sdn Bhd")
+
+    def merge(other_ids: list[str], version: object, **headers: str) -> tuple[int, str]:
+        response = client.post(
+            f"/customers/{survivor}/merge",
+            json={"other_ids": other_ids, "reason": "same", "version": version},
+            headers={**STEWARD, **headers},
+        )
+        return response.status_code, response.json()["code"]
+
+    assert merge(["CUS-9999999"], 1) == (404, "customer_not_found")
+    assert merge([other], True)[0] == 422
+    assert merge([other], 1e3)[0] == 422
+    assert merge([other], 99, **{"If-Match": "1"}) == (400, "conflicting_versions")
+    assert _version(client, survivor) == 1 and _version(client, other) == 1

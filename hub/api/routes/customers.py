@@ -126,7 +126,9 @@ class MergeRequest(BaseModel):
 
     other_ids: list[str] = Field(min_length=1, max_length=50)
     reason: Reason
-    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+    version: int | None = Field(
+        None, ge=1, strict=True, description="the version the change is based on (or If-Match)"
+    )
 
 
 class UnmergeRequest(BaseModel):
@@ -134,18 +136,27 @@ class UnmergeRequest(BaseModel):
 
     source_refs: list[SourceRefIn] = Field(min_length=1, max_length=50)
     reason: Reason
-    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+    version: int | None = Field(
+        None, ge=1, strict=True, description="the version the change is based on (or If-Match)"
+    )
 
 
 def expected_version(if_match: str | None, body_version: int | None) -> int:
     """Read the version a change is based on, from If-Match (`7` or `"7"`) or the body; 428 without either."""
     if if_match is not None:
         try:
-            return int(if_match.strip().strip('"').removeprefix('W/"').strip('"'))
+            version = int(if_match.strip().strip('"').removeprefix('W/"').strip('"'))
         except ValueError as error:
             raise Problem(
                 400, "invalid_if_match", "If-Match must be the version number, such as 7"
             ) from error
+        if body_version is not None and body_version != version:
+            raise Problem(
+                400,
+                "conflicting_versions",
+                f"If-Match names version {version} and the body version {body_version}: send one",
+            )
+        return version
     if body_version is None:
         raise Problem(
             428, "version_required", "send the version the change is based on, as If-Match or version"
@@ -201,14 +212,18 @@ class OverrideRequest(BaseModel):
 
     value: Annotated[str | bool | list[str], AfterValidator(storable)]
     reason: Reason
-    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+    version: int | None = Field(
+        None, ge=1, strict=True, description="the version the change is based on (or If-Match)"
+    )
 
 
 class ReasonRequest(BaseModel):
     """Why a change is made; every change is audited with it."""
 
     reason: Reason
-    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+    version: int | None = Field(
+        None, ge=1, strict=True, description="the version the change is based on (or If-Match)"
+    )
 
 
 Attribute = Annotated[str, Path(max_length=60, description="e.g. legal_name, emails, credit.payment_terms")]
@@ -316,9 +331,11 @@ def resolve_customer_alert(
 class CreditLimitProposal(BaseModel):
     """A new credit limit, in the customer's credit currency, as a decimal string."""
 
-    credit_limit: str = Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,2})?$", examples=["150000.00"])
+    credit_limit: str = Field(pattern=r"^[0-9]{1,16}(\.[0-9]{1,2})?$", examples=["150000.00"])
     reason: Reason
-    version: int | None = Field(None, ge=1, description="the version the change is based on (or If-Match)")
+    version: int | None = Field(
+        None, ge=1, strict=True, description="the version the change is based on (or If-Match)"
+    )
 
 
 @router.post("/{golden_id}/credit-limit-proposals")
