@@ -96,10 +96,20 @@ def apply_source_change(uow: UnitOfWork, command: ApplySourceChange, ctx: Publis
         _detach(uow, command, existing, ctx, cause)
     else:
         assert record is not None
-        _upsert(uow, command, record, opened.current_golden_id, ctx, cause)
+        current = opened.current_golden_id
+        if current is None and existing is not None and existing.detached and existing.golden_id is not None:
+            current = _left_behind(uow, existing.golden_id)
+        _upsert(uow, command, record, current, ctx, cause)
     uow.mark_processed(command.message_id, source, "applied")
     uow.count_outcome(source, "applied")
     return "applied"
+
+
+def _left_behind(uow: UnitOfWork, golden_id: str) -> str | None:
+    """The golden record a deleted source record left, while nothing else holds it: a record sent again
+    after its delete returns to its own golden id (reactivated) instead of starting a second customer."""
+    golden = uow.golden(golden_id)
+    return golden_id if golden is not None and golden.state == "deactivated" else None
 
 
 def _detach(

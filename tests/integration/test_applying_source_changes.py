@@ -107,6 +107,23 @@ def test_deleting_the_last_source_record_deactivates_the_golden_record_and_keeps
     assert state[0].state == "deactivated"
 
 
+def test_a_record_sent_again_after_its_delete_reactivates_its_own_golden_record(hub: Hub) -> None:
+    company = crm_organisation("Back Again Pte Ltd", vat=("dk_cvr", "13585628"))
+    deliver(hub, "crm", envelope("crm", "CRM-10", company))
+    deliver(hub, "crm", envelope("crm", "CRM-10", None, change="delete", minutes=1))
+    assert deliver(hub, "crm", envelope("crm", "CRM-10", company, minutes=2)) == "applied"
+
+    events = customer_events(hub.engine)
+    assert [e["event_type"] for e in events] == [
+        "customer.created",
+        "customer.deactivated",
+        "customer.updated",
+    ]
+    assert len({e["golden_id"] for e in events}) == 1
+    assert events[-1]["source_refs"] == [{"source": "crm", "source_record_id": "CRM-10"}]
+    assert rows(hub.engine, "SELECT state FROM golden_record WHERE golden_id <> 'CASH'")[0].state == "active"
+
+
 def test_deleting_one_of_two_sources_detaches_it_and_updates_the_golden_record(hub: Hub) -> None:
     deliver(hub, "crm", envelope("crm", "CRM-9", crm_organisation("Twin Co ApS", vat=("dk_cvr", "13585628"))))
     deliver(
