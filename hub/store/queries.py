@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Select, Table, and_, func, select
 
 from hub.domain.names import LEGAL_FORM_PHRASES, LEGAL_FORM_TOKENS
 from hub.store.tables import (
@@ -376,13 +376,8 @@ def dead_letters(
         stmt = stmt.where(dead_letter.c.replayed_at.is_(None))
     elif status == "replayed":
         stmt = stmt.where(dead_letter.c.replayed_at.is_not(None))
-    if source_topic is not None:
-        stmt = stmt.where(dead_letter.c.source_topic == source_topic)
-    if error_code is not None:
-        stmt = stmt.where(dead_letter.c.error_code == error_code)
-    if after is not None:
-        stmt = stmt.where(dead_letter.c.id > after)
-    rows = conn.execute(stmt.order_by(dead_letter.c.id).limit(limit)).all()
+    stmt = _page_of(stmt, dead_letter, after, limit, source_topic=source_topic, error_code=error_code)
+    rows = conn.execute(stmt).all()
     return [
         {
             "id": r.id,
@@ -424,14 +419,20 @@ def credit_limit_proposals(
     conn: Connection, *, status: str | None, golden_id: str | None, after: int | None, limit: int
 ) -> list[dict[str, Any]]:
     """List credit-limit proposals oldest first, paged by id: what waits for a second person, or all."""
-    stmt = select(credit_limit_proposal)
-    if status is not None:
-        stmt = stmt.where(credit_limit_proposal.c.status == status)
-    if golden_id is not None:
-        stmt = stmt.where(credit_limit_proposal.c.golden_id == golden_id)
+    stmt = _page_of(
+        select(credit_limit_proposal), credit_limit_proposal, after, limit, status=status, golden_id=golden_id
+    )
+    return [_proposal(r) for r in conn.execute(stmt)]
+
+
+def _page_of(stmt: Select[Any], table: Table, after: int | None, limit: int, **equal: Any) -> Select[Any]:
+    """Narrow a listing to the columns given a value, and page it by id, oldest first."""
+    for column, value in equal.items():
+        if value is not None:
+            stmt = stmt.where(table.c[column] == value)
     if after is not None:
-        stmt = stmt.where(credit_limit_proposal.c.id > after)
-    return [_proposal(r) for r in conn.execute(stmt.order_by(credit_limit_proposal.c.id).limit(limit))]
+        stmt = stmt.where(table.c.id > after)
+    return stmt.order_by(table.c.id).limit(limit)
 
 
 def credit_limit_proposal_detail(conn: Connection, proposal_id: int) -> dict[str, Any] | None:
