@@ -7,6 +7,7 @@ the effects, so a redelivery after a crash finds it and changes nothing (SPEC 5)
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -304,10 +305,18 @@ def dead_letter_message(
     """Store a rejected message and queue it for the dead-letter topic, with every field error.
 
     A dead letter is not marked processed (so it can be replayed after a fix), so a redelivery of the
-    same broker message is recognised by its position and bytes instead, and counted a duplicate.
+    same broker message is recognised by its position and bytes instead, and counted a duplicate; so
+    is the same key and bytes published again while its dead letter is open (a source resending, or a
+    demo feed published at every start), which would otherwise give a steward one letter per copy.
     """
-    uow.lock([f"position:{message.topic}:{message.partition}:{message.offset}"])
-    if uow.has_dead_letter(message.topic, message.partition, message.offset, message.value):
+    content = hashlib.sha256(message.value).hexdigest()  # two workers dead-letter one content in turn
+    uow.lock(
+        [
+            f"position:{message.topic}:{message.partition}:{message.offset}",
+            f"content:{message.topic}:{content}",
+        ]
+    )
+    if uow.has_dead_letter(message.topic, message.partition, message.offset, message.key, message.value):
         uow.count_outcome(source, "duplicate")
         return "duplicate"
     shown, note = message.value, ""

@@ -19,6 +19,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    column,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -195,6 +197,12 @@ dead_letter = Table(
     Column("replayed_by", Text, nullable=True),
     Index("ix_dead_letter_open", "dead_lettered_at", postgresql_where=text("replayed_at IS NULL")),
     Index("ix_dead_letter_position", "source_topic", "partition", "offset"),
+    Index(
+        "ix_dead_letter_open_content",
+        "source_topic",
+        func.md5(column("value")),
+        postgresql_where=text("replayed_at IS NULL"),
+    ),
 )
 
 outbox = Table(

@@ -1378,13 +1378,19 @@ class UnitOfWork:
         )
         return int(result.rowcount or 0)
 
-    def has_dead_letter(self, topic: str, partition: int, offset: int, value: bytes) -> bool:
-        """Tell whether this very message (same bytes at the same position) was dead-lettered already."""
+    def has_dead_letter(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes
+    ) -> bool:
+        """Tell whether this message was dead-lettered already: the same bytes at the same position (a
+        redelivery), or the same key and bytes published again while their dead letter is still open."""
         return (
             self._one(
-                'SELECT 1 FROM dead_letter WHERE source_topic = %s AND partition = %s AND "offset" = %s'
-                " AND value = %s",
-                (topic, partition, offset, value),
+                "SELECT 1 FROM dead_letter WHERE source_topic = %(t)s"
+                ' AND partition = %(p)s AND "offset" = %(o)s AND value = %(v)s'
+                " UNION ALL SELECT 1 FROM dead_letter WHERE source_topic = %(t)s"
+                " AND md5(value) = md5(%(v)s) AND replayed_at IS NULL AND value = %(v)s"
+                " AND key IS NOT DISTINCT FROM %(k)s LIMIT 1",
+                {"t": topic, "p": partition, "o": offset, "v": value, "k": key},
             )
             is not None
         )

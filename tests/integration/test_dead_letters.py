@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from hub.bootstrap import Hub
 from hub.service.source_changes import DEAD_LETTER_VALUE_BYTES
@@ -158,6 +159,20 @@ def test_bad_input_is_dead_lettered_with_its_code_and_the_messages_around_it_sti
     assert outcome_counts(hub.engine) == {"applied": 2, "dead_lettered": 1}
     stored = rows(hub.engine, "SELECT error_code, value FROM dead_letter")
     assert [(r.error_code, bytes(r.value)) for r in stored] == [(code, raw)]
+
+
+def test_a_bad_message_published_again_while_its_dead_letter_is_open_is_a_duplicate(hub: Hub) -> None:
+    bad = envelope("crm", "B-16", crm_organisation("Again Ltd", credit={"limit": 1.5}))
+
+    assert deliver(hub, "crm", bad, offset=11) == "dead_lettered"
+    assert deliver(hub, "crm", bad, offset=20) == "duplicate"  # the same key and bytes, another position
+    assert len(dead_letter_events(hub.engine)) == 1
+    assert outcome_counts(hub.engine) == {"dead_lettered": 1, "duplicate": 1}
+
+    with hub.engine.begin() as conn:  # a steward closed the letter (say, replayed it after a fix)
+        conn.execute(text("UPDATE dead_letter SET replayed_at = now()"))
+    assert deliver(hub, "crm", bad, offset=30) == "dead_lettered"
+    assert len(dead_letter_events(hub.engine)) == 2
 
 
 def test_a_dead_lettered_message_is_not_marked_processed_so_it_can_be_replayed(hub: Hub) -> None:
