@@ -80,3 +80,26 @@ Reason = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_re
 ReasonQuery = Annotated[
     str, Query(min_length=1, max_length=2000, description="why; audited"), AfterValidator(_reason)
 ]
+
+
+def expected_version(if_match: str | None, body_version: int | None) -> int:
+    """Read the version a change is based on, from If-Match (`7` or `"7"`) or the body; 428 without either."""
+    if if_match is not None:
+        try:
+            version = int(if_match.strip().strip('"').removeprefix('W/"').strip('"'))
+        except ValueError as error:
+            raise Problem(
+                400, "invalid_if_match", "If-Match must be the version number, such as 7"
+            ) from error
+        if body_version is not None and body_version != version:
+            raise Problem(
+                400,
+                "conflicting_versions",
+                f"If-Match names version {version} and the body version {body_version}: send one",
+            )
+        return version
+    if body_version is None:
+        raise Problem(
+            428, "version_required", "send the version the change is based on, as If-Match or version"
+        )
+    return body_version

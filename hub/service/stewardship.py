@@ -36,13 +36,27 @@ def decide_review(
     reason: str,
     actor: str,
     ctx: PublishContext,
+    seen_versions: dict[str, int | None] | None = None,
 ) -> dict[str, Any]:
-    """Resolve an open review: merge the two golden records (older survives) or keep them apart for good."""
+    """Resolve an open review: merge the two golden records (older survives) or keep them apart for good.
+
+    `seen_versions` are the versions of the review's two golden records (`record`, `candidate`) the
+    steward decided on, where given: a decision on a view that has changed since is refused.
+    """
     row = uow.review_for_update(review_id)
     if row is None:
         raise StewardActionRefused("review_not_found", f"no match review {review_id}", 404)
     if row.status != "open":
         raise StewardActionRefused("review_closed", f"review {review_id} is already {row.status}")
+    sides = {"record": row.golden_id, "candidate": row.candidate_golden_id}
+    for side, seen in (seen_versions or {}).items():
+        golden = uow.golden(sides[side], for_update=True)
+        if seen is not None and golden is not None and golden.version != seen:
+            raise StewardActionRefused(
+                "version_conflict",
+                f"the review's {side} {sides[side]} is at version {golden.version}, not {seen}: reload the"
+                " review and decide again",
+            )
     first, second = uow.resolve(row.golden_id), uow.resolve(row.candidate_golden_id)
     if first == second:
         raise StewardActionRefused(

@@ -134,9 +134,26 @@ def test_a_steward_merges_a_review_and_the_retired_id_redirects_to_the_survivor(
     assert {c["comparison"] for c in detail["evidence"]["comparisons"]} >= {"person_name", "address"}
     assert "total_weight" in detail["evidence"]
 
+    stale = client.post(
+        f"/reviews/{review['id']}/decision",
+        json={"decision": "merge", "reason": "same", "candidate_version": detail["candidate"]["version"] + 1},
+        headers=STEWARD,
+    )
+    assert (stale.status_code, stale.json()["code"]) == (409, "version_conflict")
+    stale = client.post(
+        f"/reviews/{review['id']}/decision",
+        json={"decision": "merge", "reason": "same"},
+        headers={**STEWARD, "If-Match": str(detail["record"]["version"] + 1)},
+    )
+    assert (stale.status_code, stale.json()["code"]) == (409, "version_conflict")
     decided = client.post(
         f"/reviews/{review['id']}/decision",
-        json={"decision": "merge", "reason": "same loyalty customer"},
+        json={
+            "decision": "merge",
+            "reason": "same loyalty customer",
+            "version": detail["record"]["version"],
+            "candidate_version": detail["candidate"]["version"],
+        },
         headers=STEWARD,
     )
     assert decided.status_code == 200, decided.json()

@@ -9,7 +9,17 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import RedirectResponse
 from pydantic import AfterValidator, BaseModel, Field
 
-from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, ReasonQuery, Steward, Viewer, storable
+from hub.api.deps import (
+    Admin,
+    ConnectionDep,
+    HubDep,
+    Reason,
+    ReasonQuery,
+    Steward,
+    Viewer,
+    expected_version,
+    storable,
+)
 from hub.api.problems import Problem
 from hub.domain.errors import InvalidValue
 from hub.domain.identifiers import search_keys
@@ -139,29 +149,6 @@ class UnmergeRequest(BaseModel):
     version: int | None = Field(
         None, ge=1, strict=True, description="the version the change is based on (or If-Match)"
     )
-
-
-def expected_version(if_match: str | None, body_version: int | None) -> int:
-    """Read the version a change is based on, from If-Match (`7` or `"7"`) or the body; 428 without either."""
-    if if_match is not None:
-        try:
-            version = int(if_match.strip().strip('"').removeprefix('W/"').strip('"'))
-        except ValueError as error:
-            raise Problem(
-                400, "invalid_if_match", "If-Match must be the version number, such as 7"
-            ) from error
-        if body_version is not None and body_version != version:
-            raise Problem(
-                400,
-                "conflicting_versions",
-                f"If-Match names version {version} and the body version {body_version}: send one",
-            )
-        return version
-    if body_version is None:
-        raise Problem(
-            428, "version_required", "send the version the change is based on, as If-Match or version"
-        )
-    return body_version
 
 
 def _run(hub: HubDep, action: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:

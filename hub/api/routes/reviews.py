@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, Path, Query
+from pydantic import BaseModel, Field
 
-from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer
+from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer, expected_version
 from hub.api.problems import Problem
 from hub.service.stewardship import decide_review
 from hub.store import queries
@@ -22,6 +22,12 @@ class ReviewDecision(BaseModel):
 
     decision: Literal["merge", "distinct"]
     reason: Reason
+    version: int | None = Field(
+        None, ge=1, strict=True, description="the version of the review's record the decision is based on"
+    )
+    candidate_version: int | None = Field(
+        None, ge=1, strict=True, description="the version of the review's candidate the decision is based on"
+    )
 
 
 @router.get("")
@@ -54,9 +60,26 @@ def get_review(review_id: ReviewId, conn: ConnectionDep, actor: Viewer) -> dict[
 
 
 @router.post("/{review_id}/decision")
-def decide(review_id: ReviewId, body: ReviewDecision, hub: HubDep, actor: Steward) -> dict[str, Any]:
-    """Merge the two golden records (the older survives) or mark them distinct, never to be auto-linked."""
+def decide(
+    review_id: ReviewId,
+    body: ReviewDecision,
+    hub: HubDep,
+    actor: Steward,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Merge the two golden records (the older survives) or mark them distinct, never to be auto-linked.
+
+    The versions of the review's record (`version` or If-Match) and candidate (`candidate_version`) the
+    steward saw, where given, must still be current (409 otherwise).
+    """
+    record_version = body.version if if_match is None else expected_version(if_match, body.version)
     with unit_of_work(hub.engine) as uow:
         return decide_review(
-            uow, review_id, body.decision, reason=body.reason, actor=actor.name, ctx=hub.context()
+            uow,
+            review_id,
+            body.decision,
+            reason=body.reason,
+            actor=actor.name,
+            ctx=hub.context(),
+            seen_versions={"record": record_version, "candidate": body.candidate_version},
         )
