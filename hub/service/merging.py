@@ -48,7 +48,7 @@ def merge_golden_records(
             topic=ctx.customer_topic,
         )
         refresh_credit_status(uow, retired_id, ctx)
-        uow.supersede_reviews(retired_id, survivor_id)
+        uow.supersede_reviews(retired_id)
     refresh_golden(
         uow,
         survivor_id,

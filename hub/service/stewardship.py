@@ -49,6 +49,16 @@ def decide_review(
     if row.status != "open":
         raise StewardActionRefused("review_closed", f"review {review_id} is already {row.status}")
     sides = {"record": row.golden_id, "candidate": row.candidate_golden_id}
+    for side, golden_id in sides.items():
+        golden = uow.golden(golden_id)
+        if golden is None or golden.state != "active":
+            # deciding would merge records the steward never saw side by side (a survivor's other sources)
+            raise StewardActionRefused(
+                "review_outdated",
+                f"the review's {side} {golden_id} is {golden.state if golden else 'gone'}"
+                + (f" (merged into {uow.resolve(golden_id)})" if golden and golden.survivor_id else "")
+                + ": the review no longer describes two customers; search for them and merge by hand",
+            )
     for side, seen in (seen_versions or {}).items():
         golden = uow.golden(sides[side], for_update=True)
         if seen is not None and golden is not None and golden.version != seen:

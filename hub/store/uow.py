@@ -941,22 +941,18 @@ class UnitOfWork:
             )
         )
 
-    def supersede_reviews(self, retired_id: str, survivor_id: str) -> None:
-        """Close open reviews a merge answered: both sides are now the same golden record."""
+    def supersede_reviews(self, retired_id: str) -> None:
+        """Close the open reviews of a golden record a merge retired: either the merge answered them (both
+        sides are one record now), or they compare a record that no longer exists, whose evidence is stale.
+        The re-match sweep scores the survivor again and opens a review of its own where one is due."""
         self.conn.execute(
             update(match_review)
             .where(
                 and_(
                     match_review.c.status == "open",
                     or_(
-                        and_(
-                            match_review.c.golden_id == retired_id,
-                            match_review.c.candidate_golden_id == survivor_id,
-                        ),
-                        and_(
-                            match_review.c.golden_id == survivor_id,
-                            match_review.c.candidate_golden_id == retired_id,
-                        ),
+                        match_review.c.golden_id == retired_id,
+                        match_review.c.candidate_golden_id == retired_id,
                     ),
                 )
             )

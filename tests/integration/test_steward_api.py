@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from hub.api.app import create_api
 from hub.bootstrap import Hub
@@ -280,3 +281,33 @@ def test_the_review_queue_filters_by_golden_record_source_and_likelihood(
     assert [r["id"] for r in mine] == [first["id"]]
     assert client.get("/reviews?source=pos", headers=VIEWER).json()["items"] == []
     assert client.get("/reviews?min_probability=1", headers=VIEWER).json()["items"] == []
+
+
+def test_a_merge_closes_the_reviews_of_the_record_it_retires_and_none_is_decided_on_retired_records(
+    hub: Hub, client: TestClient
+) -> None:
+    deliver(hub, "crm", envelope("crm", "R-1", person("Siti", "Rahman", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "R-2", person("Siti", "Rahman"), minutes=1))
+    [review] = client.get("/reviews", headers=VIEWER).json()["items"]
+    deliver(hub, "crm", envelope("crm", "R-3", crm_organisation("Unrelated Trading Sdn Bhd"), minutes=2))
+    third = customer_events(hub.engine)[-1]["golden_id"]
+    version = client.get(f"/customers/{third}", headers=VIEWER).json()["version"]
+
+    merged = client.post(
+        f"/customers/{third}/merge",
+        json={"other_ids": [review["candidate_golden_id"]], "reason": "say so", "version": version},
+        headers=STEWARD,
+    )
+    assert merged.status_code == 200, merged.json()
+    assert client.get("/reviews", headers=VIEWER).json()["items"] == []
+    [(status,)] = rows(hub.engine, "SELECT status FROM match_review")
+    assert status == "superseded"
+
+    with hub.engine.begin() as conn:  # a review an older hub left open against a record since retired
+        conn.execute(text("UPDATE match_review SET status = 'open', resolved_at = NULL"))
+    refused = client.post(
+        f"/reviews/{review['id']}/decision", json={"decision": "merge", "reason": "x"}, headers=STEWARD
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "review_outdated")
+    assert f"merged into {third}" in refused.json()["detail"]
+    assert customer_events(hub.engine, review["golden_id"])[-1]["event_type"] == "customer.created"
