@@ -41,7 +41,10 @@ def replay_dead_letter(
         )
     message = InboundMessage(row.source_topic, row.partition, row.offset, row.key, bytes(row.value))
     command = read_with_settings(message, topic_source=source, now=ctx.now, settings=settings)
-    if isinstance(command, Rejection):
+    if row.message_id is not None and uow.is_processed(row.message_id):
+        # the source sent the message again, corrected, and it was applied: nothing is left to replay
+        outcome = "duplicate"
+    elif isinstance(command, Rejection):
         return {
             "id": letter_id,
             "outcome": "still_invalid",
@@ -49,7 +52,7 @@ def replay_dead_letter(
             "message": command.message,
             "errors": [{"path": e.path, "message": e.message} for e in command.errors],
         }
-    if isinstance(command, RecordExposure):
+    elif isinstance(command, RecordExposure):
         # not through apply_message: a rejection there would meet this very dead letter and count as
         # its redelivery, a duplicate, and the letter would be closed with nothing applied
         applied = apply_exposure(uow, command, ctx)
@@ -59,17 +62,46 @@ def replay_dead_letter(
                 f"dead letter {letter_id} names an unknown customer: {applied.message}",
                 422,
             )
-        outcome: str = applied
+        outcome = applied
     else:
         outcome = apply_message(uow, message, command, source, ctx)
     uow.mark_replayed(letter_id, outcome, actor)
-    result = {"id": letter_id, "outcome": outcome}
+    result: dict[str, Any] = {"id": letter_id, "outcome": outcome}
     uow.audit(
         actor=actor,
         action="dead_letter.replay",
         target=f"dead_letter:{letter_id}",
         reason=reason,
         before={"error_code": row.error_code, "message_id": row.message_id},
+        after=result,
+    )
+    return result
+
+
+def delete_dead_letter(uow: UnitOfWork, letter_id: int, *, reason: str, actor: str) -> dict[str, Any]:
+    """Delete a dead letter an admin judged has nothing left to apply (a later message superseded it).
+
+    The audit keeps what it was, not its bytes: the source still has them.
+    """
+    row = uow.dead_letter_for_update(letter_id)
+    if row is None:
+        raise StewardActionRefused("dead_letter_not_found", f"no dead letter {letter_id}", 404)
+    uow.delete_dead_letter(letter_id)
+    before = {
+        "error_code": row.error_code,
+        "message_id": row.message_id,
+        "source_topic": row.source_topic,
+        "partition": row.partition,
+        "offset": row.offset,
+        "replay_outcome": row.replay_outcome,
+    }
+    result = {"id": letter_id, "deleted": True}
+    uow.audit(
+        actor=actor,
+        action="dead_letter.delete",
+        target=f"dead_letter:{letter_id}",
+        reason=reason,
+        before=before,
         after=result,
     )
     return result

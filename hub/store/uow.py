@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -1407,6 +1407,10 @@ class UnitOfWork:
         if error_code is not None:
             stmt = stmt.where(dead_letter.c.error_code == error_code)
         return list(self.conn.execute(stmt.order_by(dead_letter.c.id).limit(limit)).scalars())
+
+    def delete_dead_letter(self, letter_id: int) -> None:
+        """Delete a stored dead letter."""
+        self.conn.execute(delete(dead_letter).where(dead_letter.c.id == letter_id))
 
     def mark_replayed(self, letter_id: int, outcome: str, actor: str) -> None:
         """Record that a dead letter was replayed, with what came of it."""

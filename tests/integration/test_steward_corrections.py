@@ -377,6 +377,37 @@ def test_a_dead_letter_is_listed_and_replayed_after_the_fix_exactly_once(hub: Hu
     assert [e["customer"]["legal_name"] for e in customer_events(hub.engine)] == ["Replay Works Ltd"]
 
 
+def test_a_letter_whose_message_was_sent_again_corrected_replays_as_a_duplicate_and_an_admin_deletes_one(
+    hub: Hub,
+) -> None:
+    bad = envelope("crm", "D-2", crm_organisation("Corrected Later Ltd", credit={"limit": 1.5}))
+    assert deliver(hub, "crm", bad, offset=51) == "dead_lettered"
+    corrected = {**bad, "payload": crm_organisation("Corrected Later Ltd")}  # the same message_id, fixed
+    assert deliver(hub, "crm", corrected, offset=52) == "applied"
+    superseded = envelope("crm", "D-3", crm_organisation("Superseded Ltd", credit={"limit": 2.5}))
+    assert deliver(hub, "crm", superseded, offset=53) == "dead_lettered"
+
+    with _client(hub) as client:
+        letters = client.get("/dead-letters", headers=VIEWER).json()["items"]
+        first, second = (d["id"] for d in letters)
+        body = {"reason": "the source sent it again"}
+        replayed = client.post(f"/dead-letters/{first}/replay", json=body, headers=ADMIN)
+        assert replayed.json() == {"id": first, "outcome": "duplicate"}
+
+        steward = client.delete(f"/dead-letters/{second}?reason=superseded", headers=STEWARD)
+        assert steward.status_code == 403
+        no_reason = client.delete(f"/dead-letters/{second}", headers=ADMIN)
+        assert no_reason.status_code == 422
+        deleted = client.delete(f"/dead-letters/{second}?reason=a later message superseded it", headers=ADMIN)
+        assert deleted.json() == {"id": second, "deleted": True}
+        gone = client.delete(f"/dead-letters/{second}?reason=again", headers=ADMIN)
+        assert (gone.status_code, gone.json()["code"]) == (404, "dead_letter_not_found")
+        assert client.get("/dead-letters", headers=VIEWER).json()["items"] == []
+    actions = [r.action for r in rows(hub.engine, "SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["dead_letter.replay", "dead_letter.delete"]
+    assert len(customer_events(hub.engine)) == 1  # the replay applied nothing twice
+
+
 def test_replay_all_applies_what_is_fixed_and_reports_what_is_still_invalid(hub: Hub) -> None:
     small = replace(hub, settings=hub.settings.model_copy(update={"max_message_bytes": 200}))
     deliver(small, "crm", envelope("crm", "R-1", crm_organisation("First Replay Ltd")), offset=1)

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts.outbound import DeadLetterCode
-from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, Viewer
+from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, ReasonQuery, Viewer
 from hub.api.problems import Problem
 from hub.bootstrap import Hub
-from hub.service.replay import replay_dead_letter
+from hub.service.replay import delete_dead_letter, replay_dead_letter
 from hub.service.stewardship import StewardActionRefused
 from hub.store import queries
 from hub.store.uow import unit_of_work
@@ -125,3 +125,10 @@ def replay_one(letter_id: LetterId, body: ReplayRequest, hub: HubDep, actor: Adm
             errors=result["errors"],
         )
     return result
+
+
+@router.delete("/{letter_id}")
+def delete_one(letter_id: LetterId, reason: ReasonQuery, hub: HubDep, actor: Admin) -> dict[str, Any]:
+    """Delete a dead letter there is nothing left to apply from (say, a later message superseded it)."""
+    with unit_of_work(hub.engine) as uow:
+        return delete_dead_letter(uow, letter_id, reason=reason, actor=actor.name)
