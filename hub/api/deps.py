@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, TypeVar
 
+import psycopg.errors
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, Field
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from hub.api.problems import Problem
 from hub.api.security import Actor, authenticate
 from hub.bootstrap import Hub
 from hub.service.intake import unstorable_paths
+from hub.store.uow import UnitOfWork, unit_of_work
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: How often a steward's change runs again when PostgreSQL broke its transaction off for a deadlock.
+TRANSACTION_ATTEMPTS = 3
 
 bearer = HTTPBearer(auto_error=False)
 
@@ -103,3 +112,20 @@ def expected_version(if_match: str | None, body_version: int | None) -> int:
             428, "version_required", "send the version the change is based on, as If-Match or version"
         )
     return body_version
+
+
+def in_transaction(hub: Hub, work: Callable[[UnitOfWork], T]) -> T:
+    """Run a steward's change in one transaction, and again when PostgreSQL broke it off for a deadlock
+    with the stream (the worker retries its batches the same way): the change is whole or not at all."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            with unit_of_work(hub.engine) as uow:
+                return work(uow)
+        except OperationalError as error:
+            retryable = isinstance(
+                error.orig, psycopg.errors.DeadlockDetected | psycopg.errors.SerializationFailure
+            )
+            if not retryable or attempt == TRANSACTION_ATTEMPTS:
+                raise
+            log.warning("a steward change met a deadlock (attempt %d); running it again", attempt)
+    raise AssertionError("unreachable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -9,13 +10,15 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.service.intake import NUL_MESSAGE
 from hub.service.stewardship import StewardActionRefused
 
 PROBLEM = "application/problem+json"
+
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -77,6 +80,21 @@ def install(api: FastAPI) -> None:
                 errors=[{"path": "body", "message": NUL_MESSAGE}],
             )
         raise error
+
+    @api.exception_handler(OperationalError)
+    async def on_database_unavailable(request: Request, error: OperationalError) -> JSONResponse:
+        # the database went away, or a deadlock outlived the retries: the transaction was rolled back
+        log.error("database error on %s %s: %s", request.method, request.url.path, error.orig)
+        return problem_response(
+            503,
+            "database_unavailable",
+            "the database did not complete the request; nothing was changed: retry",
+        )
+
+    @api.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return problem_response(500, "internal_error", "the hub failed on this request; nothing was changed")
 
     @api.exception_handler(Problem)
     async def on_problem(request: Request, error: Problem) -> JSONResponse:

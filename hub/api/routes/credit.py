@@ -7,11 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer
+from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer, in_transaction
 from hub.api.problems import Problem
 from hub.service.stewardship import decide_credit_limit
 from hub.store import queries
-from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/credit-limit-proposals", tags=["credit"])
 ProposalId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -51,8 +50,12 @@ def get_proposal(proposal_id: ProposalId, conn: ConnectionDep, actor: Viewer) ->
 
 
 def _decide(hub: HubDep, proposal_id: int, approve: bool, reason: str, actor: str) -> dict[str, Any]:
-    with unit_of_work(hub.engine) as uow:
-        return decide_credit_limit(uow, proposal_id, approve, reason=reason, actor=actor, ctx=hub.context())
+    return in_transaction(
+        hub,
+        lambda uow: decide_credit_limit(
+            uow, proposal_id, approve, reason=reason, actor=actor, ctx=hub.context()
+        ),
+    )
 
 
 @router.post("/{proposal_id}/approve")

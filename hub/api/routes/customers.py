@@ -18,6 +18,7 @@ from hub.api.deps import (
     Steward,
     Viewer,
     expected_version,
+    in_transaction,
     storable,
 )
 from hub.api.problems import Problem
@@ -36,7 +37,6 @@ from hub.service.stewardship import (
     unmerge_by_hand,
 )
 from hub.store import queries
-from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/customers", tags=["customers"])
 
@@ -153,8 +153,7 @@ class UnmergeRequest(BaseModel):
 
 def _run(hub: HubDep, action: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
     """Run a steward use case in one transaction; a refusal becomes a problem document (problems.py)."""
-    with unit_of_work(hub.engine) as uow:
-        return action(uow, *args, ctx=hub.context(), **kwargs)
+    return in_transaction(hub, lambda uow: action(uow, *args, ctx=hub.context(), **kwargs))
 
 
 @router.post("/{golden_id}/merge")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contracts.outbound import DeadLetterCode
-from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, ReasonQuery, Viewer
+from hub.api.deps import Admin, ConnectionDep, HubDep, Reason, ReasonQuery, Viewer, in_transaction
 from hub.api.problems import Problem
 from hub.bootstrap import Hub
 from hub.service.replay import delete_dead_letter, replay_dead_letter
@@ -73,10 +73,12 @@ def _known_topic(hub: Hub, topic: str | None, path: str) -> None:
 
 def _replay(hub: Hub, letter_id: int, reason: str, actor: str) -> dict[str, Any]:
     try:
-        with unit_of_work(hub.engine) as uow:
-            return replay_dead_letter(
+        return in_transaction(
+            hub,
+            lambda uow: replay_dead_letter(
                 uow, letter_id, settings=hub.settings, reason=reason, actor=actor, ctx=hub.context()
-            )
+            ),
+        )
     except (StewardActionRefused, OperationalError, InterfaceError):
         raise  # a refusal answers as itself; a lost database is the server's failure
     except Exception as error:  # the message still breaks the hub: the letter stays open, nothing changed
@@ -130,5 +132,6 @@ def replay_one(letter_id: LetterId, body: ReplayRequest, hub: HubDep, actor: Adm
 @router.delete("/{letter_id}")
 def delete_one(letter_id: LetterId, reason: ReasonQuery, hub: HubDep, actor: Admin) -> dict[str, Any]:
     """Delete a dead letter there is nothing left to apply from (say, a later message superseded it)."""
-    with unit_of_work(hub.engine) as uow:
-        return delete_dead_letter(uow, letter_id, reason=reason, actor=actor.name)
+    return in_transaction(
+        hub, lambda uow: delete_dead_letter(uow, letter_id, reason=reason, actor=actor.name)
+    )

@@ -7,11 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query
 from pydantic import BaseModel, Field
 
-from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer, expected_version
+from hub.api.deps import ConnectionDep, HubDep, Reason, Steward, Viewer, expected_version, in_transaction
 from hub.api.problems import Problem
 from hub.service.stewardship import decide_review
 from hub.store import queries
-from hub.store.uow import unit_of_work
 
 router = APIRouter(prefix="/reviews", tags=["reviews"])
 ReviewId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -73,8 +72,9 @@ def decide(
     steward saw, where given, must still be current (409 otherwise).
     """
     record_version = body.version if if_match is None else expected_version(if_match, body.version)
-    with unit_of_work(hub.engine) as uow:
-        return decide_review(
+    return in_transaction(
+        hub,
+        lambda uow: decide_review(
             uow,
             review_id,
             body.decision,
@@ -82,4 +82,5 @@ def decide(
             actor=actor.name,
             ctx=hub.context(),
             seen_versions={"record": record_version, "candidate": body.candidate_version},
-        )
+        ),
+    )
