@@ -24,10 +24,12 @@ def merge_golden_records(
     survivor has none of its own.
     """
     blacklisted = False
+    children: set[str] = set()
     for retired_id in retired_ids:
         golden = uow.golden(retired_id, for_update=True)
         if golden is None or golden.state in ("retired", "erased") or retired_id == survivor_id:
             continue
+        children |= uow.children_of(retired_id)
         blacklisted = blacklisted or bool(golden.customer and golden.customer.get("blacklisted"))
         uow.move_source_records(retired_id, survivor_id)
         uow.move_overrides(retired_id, survivor_id)
@@ -58,6 +60,9 @@ def merge_golden_records(
         extra={"merged_ids": list(retired_ids)},
         blacklisted=True if blacklisted else None,
     )
+    # a hierarchy survives the merge: children that named a retired parent now name the survivor
+    for child in sorted({uow.resolve(c) for c in children} - {survivor_id, *retired_ids}):
+        refresh_golden(uow, child, ctx, cause)
 
 
 class UnmergeRefused(ValueError):
@@ -105,4 +110,7 @@ def unmerge_source_records(
     uow.mark_distinct(golden_id, new_id, actor)
     refresh_golden(uow, golden_id, ctx, cause, event_type="customer.unmerged", extra={"split_into": new_id})
     refresh_golden(uow, new_id, ctx, cause)
+    # children of a split-off record now name the new golden record as their parent
+    for child in sorted({uow.resolve(c) for c in uow.children_of(new_id)} - {golden_id, new_id}):
+        refresh_golden(uow, child, ctx, cause)
     return new_id

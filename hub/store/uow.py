@@ -941,6 +941,16 @@ class UnitOfWork:
             )
         )
 
+    def children_of(self, golden_id: str) -> set[str]:
+        """The golden records whose source records name one of this golden record's as their parent."""
+        found = self._all(
+            "SELECT DISTINCT c.golden_id FROM source_record p JOIN source_record c"
+            " ON c.source = p.source AND c.parent_source_record_id = p.source_record_id"
+            " WHERE p.golden_id = %s AND NOT p.detached AND NOT c.detached AND c.golden_id IS NOT NULL",
+            (golden_id,),
+        )
+        return {str(r.golden_id) for r in found}
+
     def supersede_reviews(self, retired_id: str) -> None:
         """Close the open reviews of a golden record a merge retired: either the merge answered them (both
         sides are one record now), or they compare a record that no longer exists, whose evidence is stale.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from hub.bootstrap import Hub
+from hub.service.stewardship import merge_by_hand, unmerge_by_hand
+from hub.store.uow import unit_of_work
 from tests.integration.helpers import customer_events, deliver, outcome_counts, rows
 from tests.messages import crm_organisation, envelope, shop_company
 
@@ -161,6 +163,36 @@ def test_a_child_that_arrives_before_its_parent_gets_the_parent_golden_id_when_t
     child_events = [e for e in events if e["customer"]["legal_name"] == "Child Trading Pte Ltd"]
     assert child_events[0]["customer"]["parent_golden_id"] is None
     assert child_events[-1]["customer"]["parent_golden_id"] == parent_id
+
+
+def test_a_childs_parent_golden_id_follows_its_parent_into_a_merge(hub: Hub) -> None:
+    deliver(hub, "crm", envelope("crm", "CRM-HOLDING", crm_organisation("Merlion Holdings Pte Ltd")))
+    deliver(hub, "crm", envelope("crm", "CRM-PARENT2", crm_organisation("Parent Two Pte Ltd"), minutes=1))
+    child = crm_organisation("Child Two Pte Ltd", parent_source_record_id="CRM-PARENT2")
+    deliver(hub, "crm", envelope("crm", "CRM-CHILD2", child, minutes=2))
+    holding, parent, child_id = (e["golden_id"] for e in customer_events(hub.engine))
+    assert customer_events(hub.engine, child_id)[-1]["customer"]["parent_golden_id"] == parent
+
+    with unit_of_work(hub.engine) as uow:
+        merge_by_hand(
+            uow, holding, [parent], expected_version=1, reason="one group", actor="ana", ctx=hub.context()
+        )
+
+    last = customer_events(hub.engine, child_id)[-1]
+    assert (last["event_type"], last["customer"]["parent_golden_id"]) == ("customer.updated", holding)
+
+    with unit_of_work(hub.engine) as uow:
+        version = customer_events(hub.engine, holding)[-1]["version"]
+        split = unmerge_by_hand(
+            uow,
+            holding,
+            [("crm", "CRM-PARENT2")],
+            expected_version=version,
+            reason="two companies after all",
+            actor="ana",
+            ctx=hub.context(),
+        )
+    assert customer_events(hub.engine, child_id)[-1]["customer"]["parent_golden_id"] == split["split_into"]
 
 
 def test_every_customer_event_carries_every_field_of_the_snapshot_contract(hub: Hub) -> None:
