@@ -37,7 +37,7 @@ SOURCES: tuple[str, ...] = ("crm", "pos", "ecommerce")
 
 #: Source records that deliberately carry ONE invalid value (a phone or a tax id with a bad checksum):
 #: they are still applied, with a data-quality issue.
-DATA_QUALITY_RECORD_IDS: frozenset[str] = frozenset({"CRM-009001", "CRM-009002", "shop-90001"})
+DATA_QUALITY_RECORD_IDS: frozenset[str] = frozenset({"CRM-009001", "CRM-009002", "shop-97001"})
 
 
 @dataclass(frozen=True)
@@ -513,7 +513,7 @@ class _Builder:
         self.rng = random.Random(seed)
         self.now = now
         self.base = now - timedelta(days=30)
-        self.crm_seq = 0
+        self.crm_seq = 100000  # clear of the example import files (CRM-000001 ...)
         self.shop_seq = 10000
         self.pos_seq = 0
         self.loyalty_seq = 10000 + self.rng.randrange(5000)
@@ -1016,7 +1016,7 @@ def _data_quality_records(builder: _Builder) -> list[_Record]:
         {"scheme": "dk_cvr", "value": number[:-1] + str((int(number[-1]) + 1) % 10)}
     ]
     shop = builder.shop_person("MY")
-    shop.payload["account_id"] = shop.record_id = "shop-90001"
+    shop.payload["account_id"] = shop.record_id = "shop-97001"
     shop.payload["phone"] = "+60 12-345"
     return [bad_phone, bad_vat, shop]
 

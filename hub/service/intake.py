@@ -332,11 +332,12 @@ def _with_record(
         raise TypeError(f"no source mapping for {type(payload).__name__}")
     clean = normalise(record)
     if not clean.is_identifiable:
-        paths = tuple(FieldError(issue.path, issue.message) for issue in clean.issues)
+        found = tuple(FieldError(issue.path, issue.message) for issue in clean.issues)
+        missing = FieldError("payload", "needs a name, or a valid identifier, email or phone")
         return Rejection(
             "unidentifiable",
             "nothing identifies this customer: no valid name, identifier, email or phone",
-            paths,
+            (*found, missing),
             command.message_id,
         )
     return ApplySourceChange(**{**command.__dict__, "record": clean, "payload": document})

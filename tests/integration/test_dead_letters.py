@@ -113,6 +113,12 @@ BAD_INPUT = [
         "unidentifiable",
         "phones[0]",
     ),
+    (
+        "a customer with nothing at all to identify it",
+        encode(envelope("crm", "B-17", {"party_type": "organization", "status": "active"})),
+        "unidentifiable",
+        "payload",
+    ),
 ]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import importlib
 import json
 import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -368,3 +370,25 @@ def test_distinct_records_never_share_a_tax_id_loyalty_card_or_shop_email(feed: 
 def test_a_message_names_its_topic_after_the_prefix(feed: list[DemoMessage]) -> None:
     assert {m.topic() for m in feed} == {f"source.{s}.customer.v1" for s in ("crm", "pos", "ecommerce")}
     assert feed[0].topic("acme.") == f"acme.source.{feed[0].source}.customer.v1"
+
+
+def test_the_demo_feed_uses_no_source_record_id_of_the_example_import_files() -> None:
+    examples = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "import"
+    taken = {
+        row["source_record_id"]
+        for path in examples.glob("*.csv")
+        for row in csv.DictReader(path.read_text(encoding="utf-8").splitlines())
+    }
+    taken |= {
+        json.loads(line)["source_record_id"] for line in (examples / "crm.jsonl").read_text().splitlines()
+    }
+    used = set()
+    for message in demo_feed():
+        try:
+            document = json.loads(message.value)
+        except ValueError:
+            continue
+        if isinstance(document, dict) and isinstance(document.get("source_record_id"), str):
+            used.add(document["source_record_id"])
+    assert taken and used
+    assert used & taken == set()  # importing the examples after `make run` would rewrite demo customers
