@@ -79,6 +79,7 @@ def cmd_publish(settings: Settings, args: argparse.Namespace) -> int:
     if settings.kafka_bootstrap_servers is None:
         print("no broker: start `hub run` first, or set HUB_KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return 2
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # one line of ours says the broker is gone
     topic = SOURCE_TOPICS.get(args.topic, args.topic)
     topic = settings.topic(topic) if not topic.startswith(settings.topic_prefix) else topic
     try:
@@ -520,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin, each start
     try:
         code: int = args.func(settings, args)
     except KafkaConnectionError as error:
