@@ -95,7 +95,11 @@ def credit_status(
     survivor_id: str | None = None,
 ) -> CreditStatus:
     """Compute the credit status of a golden record from its snapshot, its exposure and its alerts."""
-    if state in ("retired", "erased") or customer is None:
+    if state == "erased":
+        # the tombstone keeps the AR accounts that name it: what they still owe is shown, not sold against
+        owed, _ = _outstanding(exposures, None)
+        return CreditStatus(None, None, False, owed, None, ("inactive",), None, None)
+    if state == "retired" or customer is None:
         return CreditStatus(None, None, False, ZERO, None, ("inactive",), None, survivor_id)
     credit = customer.get("credit") or {}
     limit = Decimal(credit["limit"]) if credit.get("limit") is not None else None

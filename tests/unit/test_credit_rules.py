@@ -70,6 +70,20 @@ def test_without_a_limit_exposure_in_one_currency_is_summed_and_in_several_canno
     assert (mixed.outstanding, mixed.hold_reasons) == (Decimal("0"), ("currency_mismatch",))
 
 
+def test_an_erased_customer_is_inactive_and_shows_what_its_accounts_still_owe() -> None:
+    erased = status_of(None, myr("700.00"), state="erased")
+    assert (erased.outstanding, erased.credit_limit, erased.hold_reasons) == (
+        Decimal("700.00"),
+        None,
+        ("inactive",),
+    )
+    retired = status_of(None, myr("700.00"), state="retired", survivor_id="CUS-0000001")
+    assert (retired.outstanding, retired.survivor_id) == (
+        Decimal("0"),
+        "CUS-0000001",
+    )  # booked on the survivor
+
+
 def test_every_reason_is_listed_in_a_fixed_order() -> None:
     status = status_of(
         snapshot(blacklisted=True, status="suspended"), myr("200000"), missing=("tax_ids",), suspected=True
