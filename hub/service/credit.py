@@ -138,7 +138,7 @@ def apply_exposure(uow: UnitOfWork, command: RecordExposure, ctx: PublishContext
     previous_golden = existing.golden_id if existing is not None else None
 
     if command.change == "delete":
-        uow.remove_exposure(command.account_id)
+        uow.close_exposure(command.account_id, when, command.message_id)
         golden_id = None
     else:
         if command.named_golden_id is not None and uow.golden(command.named_golden_id) is None:

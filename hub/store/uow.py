@@ -1238,9 +1238,16 @@ class UnitOfWork:
             )
         )
 
-    def remove_exposure(self, account_id: str) -> None:
-        """Forget an AR account (closed)."""
-        self.conn.execute(ar_exposure.delete().where(ar_exposure.c.account_id == account_id))
+    def close_exposure(self, account_id: str, as_of: datetime, message_id: str) -> None:
+        """Close an AR account: it owes nothing and names no customer, but keeps the time of its close, so
+        that a balance older than the close arriving late is stale instead of opening the account again."""
+        self._run(
+            "INSERT INTO ar_exposure (account_id, outstanding, currency, as_of, message_id)"
+            " VALUES (%(a)s, 0, '', %(t)s, %(m)s) ON CONFLICT (account_id) DO UPDATE SET golden_id = NULL,"
+            " named_golden_id = NULL, named_source = NULL, named_source_record_id = NULL, outstanding = 0,"
+            " overdue = NULL, as_of = excluded.as_of, message_id = excluded.message_id, updated_at = now()",
+            {"a": account_id, "t": as_of, "m": message_id},
+        )
 
     def exposures_of(self, golden_id: str) -> list[Any]:
         """Return the exposure rows booked on a golden record."""

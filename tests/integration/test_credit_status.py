@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -409,3 +410,19 @@ def test_raises_in_steps_add_up_and_switching_the_limit_check_off_needs_a_second
     )
     assert (unchecked.status_code, unchecked.json()["code"]) == (409, "approval_required")
     assert statuses(hub, golden_id)[-1]["check_limit"] is True
+
+
+def test_a_balance_older_than_the_accounts_close_is_stale_and_does_not_reopen_it(hub: Hub) -> None:
+    golden_id = customer(hub, "C-17", 15)
+    assert exposure(hub, "AR-CLOSED", "4000.00", golden_id=golden_id, minutes=10) == "applied"
+    closed_at = datetime(2026, 11, 20, 10, 20, tzinfo=UTC)  # after the 10:10 balance
+    assert (
+        deliver(hub, "ar", envelope("ar", "AR-CLOSED", None, change="delete", occurred_at=closed_at))
+        == "applied"
+    )
+    assert statuses(hub, golden_id)[-1]["outstanding"] == "0.00"
+
+    assert exposure(hub, "AR-CLOSED", "3500.00", golden_id=golden_id, minutes=5) == "stale"  # a late retry
+    assert statuses(hub, golden_id)[-1]["outstanding"] == "0.00"
+    assert exposure(hub, "AR-CLOSED", "1200.00", golden_id=golden_id, minutes=30) == "applied"  # reopened
+    assert statuses(hub, golden_id)[-1]["outstanding"] == "1200.00"
