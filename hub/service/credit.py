@@ -141,11 +141,17 @@ def apply_exposure(uow: UnitOfWork, command: RecordExposure, ctx: PublishContext
         uow.close_exposure(command.account_id, when, command.message_id)
         golden_id = None
     else:
-        if command.named_golden_id is not None and uow.golden(command.named_golden_id) is None:
+        named = None if command.named_golden_id is None else uow.golden(command.named_golden_id)
+        if command.named_golden_id is not None and (named is None or named.state == "erased"):
+            what = "which the hub does not know" if named is None else "whose customer was erased"
             return Rejection(
                 "unidentifiable",
-                f"AR names golden record {command.named_golden_id}, which the hub does not know",
-                (FieldError("payload.customer.golden_id", "no such golden record"),),
+                f"AR names golden record {command.named_golden_id}, {what}",
+                (
+                    FieldError(
+                        "payload.customer.golden_id", "no such golden record" if named is None else "erased"
+                    ),
+                ),
                 command.message_id,
             )
         golden_id = _lock_named_customer(uow, command)

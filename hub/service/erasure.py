@@ -79,6 +79,8 @@ def erase_customer(
         topic=ctx.customer_topic,
     )
     refresh_credit_status(uow, golden_id, ctx)
+    for erased_id in ids:  # a review of a customer who no longer exists is nothing a steward can decide
+        uow.supersede_reviews(erased_id)
     result = {
         "golden_id": golden_id,
         "state": "erased",

@@ -162,6 +162,7 @@ def refresh_golden(
             topic=ctx.customer_topic,
         )
         refresh_credit_status(uow, golden_id, ctx, golden=deactivated, inputs=read.credit)
+        uow.supersede_reviews(golden_id)  # nothing is left to compare: its reviews close
         return True
 
     overrides = {o.attribute: Override(o.attribute, o.value, o.actor, o.set_at) for o in stored_overrides}

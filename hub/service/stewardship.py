@@ -102,13 +102,17 @@ def decide_review(
     return result
 
 
+def _walk_in_refused() -> StewardActionRefused:
+    return StewardActionRefused(
+        "walk_in_customer",
+        f"{WALK_IN_GOLDEN_ID} stands for anonymous walk-in sales: it is never merged, overridden,"
+        " blacklisted or held, and publishes nothing",
+    )
+
+
 def _check_version(uow: UnitOfWork, golden_id: str, expected: int) -> None:
     if golden_id == WALK_IN_GOLDEN_ID:
-        raise StewardActionRefused(
-            "walk_in_customer",
-            f"{WALK_IN_GOLDEN_ID} stands for anonymous walk-in sales: it is never merged, overridden,"
-            " blacklisted or held, and publishes nothing",
-        )
+        raise _walk_in_refused()
     golden = uow.golden(golden_id, for_update=True)
     if golden is None:
         raise StewardActionRefused("customer_not_found", f"no golden record {golden_id}", 404)
@@ -147,6 +151,8 @@ def merge_by_hand(
     if not others:
         raise StewardActionRefused("nothing_to_merge", "name at least one other golden record", 422)
     for other in others:
+        if other == WALK_IN_GOLDEN_ID:
+            raise _walk_in_refused()
         found = uow.golden(other)
         if found is None:
             raise StewardActionRefused("customer_not_found", f"no golden record {other}", 404)
@@ -155,7 +161,7 @@ def merge_by_hand(
             raise StewardActionRefused(
                 "not_mergeable", f"{other} was merged into {uow.resolve(other)}: name that one", 422
             )
-        if found is None or found.state != "active" or other == WALK_IN_GOLDEN_ID:
+        if found.state != "active":
             raise StewardActionRefused("not_mergeable", f"{other} is not an active golden record", 422)
     cause = {"steward": actor, "action": "merge", "reason": reason}
     merge_golden_records(uow, golden_id, others, ctx, cause)
@@ -447,6 +453,7 @@ def decide_credit_limit(
         raise StewardActionRefused(
             "same_person", "a credit-limit raise needs a second person: you proposed this one", 403
         )
+    uow.golden(proposal.golden_id, for_update=True)  # a merge of it in flight finishes first
     golden_id = uow.resolve(proposal.golden_id)
     status = "approved" if approve else "rejected"
     golden = uow.golden(golden_id, for_update=True)

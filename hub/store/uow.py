@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, StatementError
 
@@ -952,21 +952,14 @@ class UnitOfWork:
         return {str(r.golden_id) for r in found}
 
     def supersede_reviews(self, retired_id: str) -> None:
-        """Close the open reviews of a golden record a merge retired: either the merge answered them (both
-        sides are one record now), or they compare a record that no longer exists, whose evidence is stale.
-        The re-match sweep scores the survivor again and opens a review of its own where one is due."""
-        self.conn.execute(
-            update(match_review)
-            .where(
-                and_(
-                    match_review.c.status == "open",
-                    or_(
-                        match_review.c.golden_id == retired_id,
-                        match_review.c.candidate_golden_id == retired_id,
-                    ),
-                )
-            )
-            .values(status="superseded", resolved_at=func.now())
+        """Close the open reviews of a golden record a merge retired, a delete deactivated or a steward
+        erased: either the merge answered them (both sides are one record now), or they compare a record
+        that no longer stands, whose evidence is stale. The re-match sweep scores a survivor again and opens
+        a review of its own where one is due."""
+        self._write(
+            "UPDATE match_review SET status = 'superseded', resolved_at = now()"
+            " WHERE status = 'open' AND (golden_id = %(g)s OR candidate_golden_id = %(g)s)",
+            {"g": retired_id},
         )
 
     # -- golden records ---------------------------------------------------------------------------

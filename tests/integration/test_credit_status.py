@@ -426,3 +426,18 @@ def test_a_balance_older_than_the_accounts_close_is_stale_and_does_not_reopen_it
     assert statuses(hub, golden_id)[-1]["outstanding"] == "0.00"
     assert exposure(hub, "AR-CLOSED", "1200.00", golden_id=golden_id, minutes=30) == "applied"  # reopened
     assert statuses(hub, golden_id)[-1]["outstanding"] == "1200.00"
+
+
+def test_ar_naming_an_erased_customer_is_dead_lettered_as_unidentifiable(
+    hub: Hub, client: TestClient
+) -> None:
+    golden_id = customer(hub, "C-18", 16)
+    version = client.get(f"/customers/{golden_id}", headers=VIEWER).json()["version"]
+    erased = client.post(
+        f"/customers/{golden_id}/erase", json={"reason": "GDPR request", "version": version}, headers=ADMIN
+    )
+    assert erased.status_code == 200, erased.json()
+
+    assert exposure(hub, "AR-ERASED", "6500.00", golden_id=golden_id, minutes=1) == "dead_lettered"
+    [letter] = rows(hub.engine, "SELECT error_code, message FROM dead_letter")
+    assert letter.error_code == "unidentifiable" and "erased" in letter.message

@@ -17,6 +17,7 @@ from tests.messages import crm_organisation, envelope
 TOKENS = "vera:v-token=viewer,ana:s-token=steward,ops:a-token=admin"
 VIEWER = {"Authorization": "Bearer v-token"}
 STEWARD = {"Authorization": "Bearer s-token"}
+ADMIN = {"Authorization": "Bearer a-token"}
 HOME = {
     "kind": "home",
     "line1": "12 Jalan Ampang",
@@ -311,3 +312,23 @@ def test_a_merge_closes_the_reviews_of_the_record_it_retires_and_none_is_decided
     assert (refused.status_code, refused.json()["code"]) == (409, "review_outdated")
     assert f"merged into {third}" in refused.json()["detail"]
     assert customer_events(hub.engine, review["golden_id"])[-1]["event_type"] == "customer.created"
+
+
+def test_the_reviews_of_a_record_deleted_at_its_source_or_erased_close(hub: Hub, client: TestClient) -> None:
+    deliver(hub, "crm", envelope("crm", "V-1", person("Lakshmi", "Narayanan", addresses=[HOME])))
+    deliver(hub, "crm", envelope("crm", "V-2", person("Lakshmi", "Narayanan"), minutes=1))
+    deliver(hub, "crm", envelope("crm", "V-3", person("Arjun", "Menon", addresses=[HOME]), minutes=2))
+    deliver(hub, "crm", envelope("crm", "V-4", person("Arjun", "Menon"), minutes=3))
+    first, second = client.get("/reviews", headers=VIEWER).json()["items"]
+
+    deliver(hub, "crm", envelope("crm", "V-2", None, change="delete", minutes=4))
+    erased = second["golden_id"]
+    version = client.get(f"/customers/{erased}", headers=VIEWER).json()["version"]
+    response = client.post(
+        f"/customers/{erased}/erase", json={"reason": "GDPR request", "version": version}, headers=ADMIN
+    )
+    assert response.status_code == 200, response.json()
+
+    assert client.get("/reviews", headers=VIEWER).json()["items"] == []
+    statuses = {r.id: r.status for r in rows(hub.engine, "SELECT id, status FROM match_review")}
+    assert statuses == {first["id"]: "superseded", second["id"]: "superseded"}

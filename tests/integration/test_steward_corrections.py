@@ -209,7 +209,7 @@ def test_the_walk_in_customer_is_never_overridden_merged_or_blacklisted(hub: Hub
         "walk_in_customer",
         "walk_in_customer",
         "walk_in_customer",
-        "not_mergeable",
+        "walk_in_customer",
     ]
     assert rows(hub.engine, "SELECT count(*) AS n FROM audit_log")[0].n == 0
     assert _version(client, other) == 1
