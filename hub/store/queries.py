@@ -295,7 +295,9 @@ def reviews(
 ) -> list[dict[str, Any]]:
     """Return match reviews of a status, oldest first, paged by id; optionally about one golden record,
     from one source, or at least this likely."""
-    stmt = select(match_review).where(match_review.c.status == status)
+    stmt = select(match_review)
+    if status != "all":
+        stmt = stmt.where(match_review.c.status == status)
     if golden_id is not None:
         stmt = stmt.where(
             (match_review.c.golden_id == golden_id) | (match_review.c.candidate_golden_id == golden_id)
@@ -377,26 +379,33 @@ def dead_letters(
     elif status == "replayed":
         stmt = stmt.where(dead_letter.c.replayed_at.is_not(None))
     stmt = _page_of(stmt, dead_letter, after, limit, source_topic=source_topic, error_code=error_code)
-    rows = conn.execute(stmt).all()
-    return [
-        {
-            "id": r.id,
-            "error_code": r.error_code,
-            "message": r.message,
-            "errors": r.errors,
-            "source_topic": r.source_topic,
-            "partition": r.partition,
-            "offset": r.offset,
-            "message_id": r.message_id,
-            "key_b64": None if r.key is None else base64.b64encode(r.key).decode(),
-            "value_b64": base64.b64encode(r.value).decode(),
-            "dead_lettered_at": r.dead_lettered_at.isoformat(),
-            "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
-            "replay_outcome": r.replay_outcome,
-            "replayed_by": r.replayed_by,
-        }
-        for r in rows
-    ]
+    return [_dead_letter(r) for r in conn.execute(stmt).all()]
+
+
+def dead_letter_detail(conn: Connection, letter_id: int) -> dict[str, Any] | None:
+    """Return one dead letter."""
+    row = conn.execute(select(dead_letter).where(dead_letter.c.id == letter_id)).first()
+    return None if row is None else _dead_letter(row)
+
+
+def _dead_letter(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "status": "open" if r.replayed_at is None else "replayed",
+        "error_code": r.error_code,
+        "message": r.message,
+        "errors": r.errors,
+        "source_topic": r.source_topic,
+        "partition": r.partition,
+        "offset": r.offset,
+        "message_id": r.message_id,
+        "key_b64": None if r.key is None else base64.b64encode(r.key).decode(),
+        "value_b64": base64.b64encode(r.value).decode(),
+        "dead_lettered_at": r.dead_lettered_at.isoformat(),
+        "replayed_at": r.replayed_at.isoformat() if r.replayed_at else None,
+        "replay_outcome": r.replay_outcome,
+        "replayed_by": r.replayed_by,
+    }
 
 
 def _proposal(r: Any) -> dict[str, Any]:

@@ -391,8 +391,15 @@ def test_a_letter_whose_message_was_sent_again_corrected_replays_as_a_duplicate_
         letters = client.get("/dead-letters", headers=VIEWER).json()["items"]
         first, second = (d["id"] for d in letters)
         body = {"reason": "the source sent it again"}
+        assert client.get(f"/dead-letters/{first}", headers=VIEWER).json()["status"] == "open"
         replayed = client.post(f"/dead-letters/{first}/replay", json=body, headers=ADMIN)
         assert replayed.json() == {"id": first, "outcome": "duplicate"}
+        shown = client.get(f"/dead-letters/{first}", headers=VIEWER).json()
+        assert (shown["status"], shown["replay_outcome"], shown["replayed_by"]) == (
+            "replayed",
+            "duplicate",
+            "ops",
+        )
 
         steward = client.delete(f"/dead-letters/{second}?reason=superseded", headers=STEWARD)
         assert steward.status_code == 403
@@ -402,6 +409,8 @@ def test_a_letter_whose_message_was_sent_again_corrected_replays_as_a_duplicate_
         assert deleted.json() == {"id": second, "deleted": True}
         gone = client.delete(f"/dead-letters/{second}?reason=again", headers=ADMIN)
         assert (gone.status_code, gone.json()["code"]) == (404, "dead_letter_not_found")
+        missing = client.get(f"/dead-letters/{second}", headers=VIEWER)
+        assert (missing.status_code, missing.json()["code"]) == (404, "dead_letter_not_found")
         assert client.get("/dead-letters", headers=VIEWER).json()["items"] == []
     actions = [r.action for r in rows(hub.engine, "SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["dead_letter.replay", "dead_letter.delete"]

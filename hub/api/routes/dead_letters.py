@@ -129,6 +129,15 @@ def replay_one(letter_id: LetterId, body: ReplayRequest, hub: HubDep, actor: Adm
     return result
 
 
+@router.get("/{letter_id}")
+def get_dead_letter(letter_id: LetterId, conn: ConnectionDep, actor: Viewer) -> dict[str, Any]:
+    """Return one dead letter, with the original bytes (base64) and every field error."""
+    found = queries.dead_letter_detail(conn, letter_id)
+    if found is None:
+        raise Problem(404, "dead_letter_not_found", f"no dead letter {letter_id}")
+    return found
+
+
 @router.delete("/{letter_id}")
 def delete_one(letter_id: LetterId, reason: ReasonQuery, hub: HubDep, actor: Admin) -> dict[str, Any]:
     """Delete a dead letter there is nothing left to apply from (say, a later message superseded it)."""

@@ -33,7 +33,7 @@ class ReviewDecision(BaseModel):
 def list_reviews(
     conn: ConnectionDep,
     actor: Viewer,
-    status: Annotated[Literal["open", "merged", "distinct", "superseded"], Query()] = "open",
+    status: Annotated[Literal["open", "merged", "distinct", "superseded", "all"], Query()] = "open",
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="cursor: the last id of the page")
