@@ -27,7 +27,8 @@ COUNTRIES = _codes(
 COUNTRY_ALIASES = {"UK": "GB"}
 
 #: ISO 4217 currencies in use, with the funds codes and precious metals, and those withdrawn since 2020
-#: (HRK, SLL, ANG, CUC, ZWL), which open balances may still carry. Not XTS (testing) or XXX (no currency).
+#: (HRK, SLL, ANG, CUC, ZWL), which open balances may still carry. Not the testing code, nor the code
+#: for "no currency".
 CURRENCIES = _codes(
     """
     AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP BYN
