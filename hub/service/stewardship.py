@@ -48,9 +48,9 @@ def decide_review(
         raise StewardActionRefused("review_not_found", f"no match review {review_id}", 404)
     if row.status != "open":
         raise StewardActionRefused("review_closed", f"review {review_id} is already {row.status}")
-    sides = {"record": row.golden_id, "candidate": row.candidate_golden_id}
-    for side, golden_id in sides.items():
-        golden = uow.golden(golden_id)
+    seen = seen_versions or {}
+    for side, golden_id in (("record", row.golden_id), ("candidate", row.candidate_golden_id)):
+        golden = uow.golden(golden_id, for_update=True)
         if golden is None or golden.state != "active":
             # deciding would merge records the steward never saw side by side (a survivor's other sources)
             raise StewardActionRefused(
@@ -59,19 +59,13 @@ def decide_review(
                 + (f" (merged into {uow.resolve(golden_id)})" if golden and golden.survivor_id else "")
                 + ": the review no longer describes two customers; search for them and merge by hand",
             )
-    for side, seen in (seen_versions or {}).items():
-        golden = uow.golden(sides[side], for_update=True)
-        if seen is not None and golden is not None and golden.version != seen:
+        if seen.get(side) is not None and golden.version != seen[side]:
             raise StewardActionRefused(
                 "version_conflict",
-                f"the review's {side} {sides[side]} is at version {golden.version}, not {seen}: reload the"
-                " review and decide again",
+                f"the review's {side} {golden_id} is at version {golden.version}, not {seen[side]}:"
+                " reload the review and decide again",
             )
-    first, second = uow.resolve(row.golden_id), uow.resolve(row.candidate_golden_id)
-    if first == second:
-        raise StewardActionRefused(
-            "already_one_customer", f"{row.golden_id} and {row.candidate_golden_id} merged"
-        )
+    first, second = row.golden_id, row.candidate_golden_id  # both active, so each is its own survivor
     survivor, retired = sorted((first, second), key=lambda g: (len(g), g))
     cause = {"steward": actor, "action": f"review.{decision}", "review_id": review_id, "reason": reason}
     if decision == "merge":
