@@ -197,16 +197,22 @@ def reattribute_exposure_on_unmerge(
         )
 
 
+def credit_terms(uow: UnitOfWork, golden_id: str, *, for_update: bool = False) -> dict[str, Any]:
+    """The credit block of a golden record's current snapshot; {} when it has none."""
+    golden = uow.golden(golden_id, for_update=for_update)
+    credit: dict[str, Any] = ((golden.customer if golden else None) or {}).get("credit") or {}
+    return credit
+
+
 def needs_second_approver(uow: UnitOfWork, golden_id: str, proposed: Decimal, ctx: PublishContext) -> bool:
     """Tell whether setting this credit limit raises it by more than the currency's threshold.
 
     The raise counts from the lowest limit of the last RAISE_WINDOW (since the last approval), so four
     raises of 50,000 in an afternoon are one raise of 200,000.
     """
-    golden = uow.golden(golden_id)
-    credit = (golden.customer or {}).get("credit") if golden else None
-    current = Decimal(credit["limit"]) if credit and credit.get("limit") is not None else None
-    currency = (credit or {}).get("currency") or ""
+    credit = credit_terms(uow, golden_id)
+    current = Decimal(credit["limit"]) if credit.get("limit") is not None else None
+    currency = credit.get("currency") or ""
     if current is not None and currency:
         lowest = uow.lowest_credit_limit(golden_id, currency, RAISE_WINDOW)
         current = current if lowest is None else min(current, lowest)
@@ -221,8 +227,7 @@ def currency_change_needs_second_approver(
     The same figure in another currency is another amount (255,000 MYR and 255,000 KWD are not close), so the
     change counts as raising the limit from nothing to its figure in the new currency.
     """
-    golden = uow.golden(golden_id)
-    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    credit = credit_terms(uow, golden_id)
     if credit.get("limit") is None or credit.get("currency") in (None, currency):
         return False
     return raise_needs_approval(None, Decimal(credit["limit"]), currency, ctx.approval_thresholds)

@@ -9,6 +9,7 @@ from hub.domain.errors import InvalidValue
 from hub.domain.overrides import PARSERS, parse_override
 from hub.service.credit import (
     SUSPECTED_BLACKLIST_MATCH,
+    credit_terms,
     currency_change_needs_second_approver,
     needs_second_approver,
     refresh_credit_status,
@@ -353,8 +354,7 @@ def propose_credit_limit(
         limit = parse_override("credit.limit", credit_limit)
     except InvalidValue as invalid:
         raise StewardActionRefused(invalid.code, invalid.message, 422) from invalid
-    golden = uow.golden(golden_id)
-    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    credit = credit_terms(uow, golden_id)
     if not credit.get("currency"):
         raise StewardActionRefused(
             "no_credit_currency", f"{golden_id} has no credit currency; override credit.currency first", 422
@@ -398,8 +398,7 @@ def propose_credit_limit(
 
 
 def _limit_checked(uow: UnitOfWork, golden_id: str) -> bool:
-    golden = uow.golden(golden_id)
-    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    credit = credit_terms(uow, golden_id)
     return bool(credit.get("check_limit")) and credit.get("limit") is not None
 
 
@@ -450,8 +449,7 @@ def decide_credit_limit(
     uow.golden(proposal.golden_id, for_update=True)  # a merge of it in flight finishes first
     golden_id = uow.resolve(proposal.golden_id)
     status = "approved" if approve else "rejected"
-    golden = uow.golden(golden_id, for_update=True)
-    credit = ((golden.customer if golden else None) or {}).get("credit") or {}
+    credit = credit_terms(uow, golden_id, for_update=True)
     if approve:
         _check_proposal_still_holds(proposal, golden_id, credit)
     if approve:
